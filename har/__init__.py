@@ -1,0 +1,37 @@
+"""har: the helper package of the human activity recognition course.
+
+One module per pipeline stage, data flowing one way:
+``download`` -> ``video`` -> ``dataset`` -> ``splits`` -> ``models`` -> ``train`` -> ``evaluate`` -> ``predict``,
+plus ``demo`` (the generated demo dataset), ``youtube`` (video sources), ``bundle`` (saved models)
+and ``viz`` (plots). Importing ``har`` is cheap: TensorFlow is only imported by the modules that need it.
+"""
+
+import os as _os
+
+__version__ = "0.1.0"
+
+# FFmpeg inside OpenCV prints "[mpeg4 @ 0x..] Error at MB" for every damaged frame; har reports damaged
+# clips itself, in one line each. Set before cv2 loads; a user's own setting wins.
+_os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+#: Frames per clip fed to the models (the tutorial's ``SEQUENCE_LENGTH``).
+SEQUENCE_LENGTH = 20
+#: Frame height and width fed to the models (the tutorial's ``IMAGE_HEIGHT`` / ``IMAGE_WIDTH``).
+IMAGE_HEIGHT = 64
+IMAGE_WIDTH = 64
+#: The tutorial's default 4-class subset of UCF50.
+TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
+#: Where the UCF50 archive lives (about 6.6 GB).
+UCF50_URL = "https://www.crcv.ucf.edu/data/UCF50.rar"
+
+from har.errors import HarError  # noqa: E402
+
+__all__ = [
+    "IMAGE_HEIGHT",
+    "IMAGE_WIDTH",
+    "SEQUENCE_LENGTH",
+    "TUTORIAL_CLASSES",
+    "UCF50_URL",
+    "HarError",
+    "__version__",
+]

@@ -1,0 +1,145 @@
+"""The command line, ``python -m har <command>``: a thin layer over the functions the notebooks call.
+
+Each command imports only what it needs (``demo-data``, ``download`` and ``build-dataset`` never load
+TensorFlow). Bad input ends with one line on stderr and a non-zero exit code, never a traceback;
+set ``HAR_DEBUG=1`` to see the traceback of an unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from har import IMAGE_HEIGHT, SEQUENCE_LENGTH, UCF50_URL, HarError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
+
+
+def command(name: str):
+    """Register the function that runs sub-command ``name``."""
+
+    def register(function):
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}") from None
+    return width, height
+
+
+def _range(text: str) -> tuple[int, int]:
+    try:
+        low, _, high = text.partition("-")
+        return int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX such as 40-70, got {text!r}") from None
+
+
+@command("demo-data")
+def _demo_data(args: argparse.Namespace) -> None:
+    from har.demo import make_demo_dataset
+
+    make_demo_dataset(
+        args.out_dir,
+        n_classes=args.classes,
+        groups=args.groups,
+        clips_per_group=args.clips_per_group,
+        frames=args.frames,
+        size=args.size,
+        seed=args.seed,
+    )
+
+
+@command("download")
+def _download(args: argparse.Namespace) -> None:
+    from har.download import fetch_ucf50
+
+    fetch_ucf50(
+        args.dest, url=args.url, expected_size=args.size, sha256=args.sha256, keep_archive=not args.delete_archive
+    )
+
+
+@command("build-dataset")
+def _build_dataset(args: argparse.Namespace) -> None:
+    from har.dataset import build_dataset
+
+    report = build_dataset(
+        args.data_dir,
+        args.out,
+        classes=args.classes,
+        sequence_length=args.sequence_length,
+        image_size=args.image_size,
+        workers=args.workers,
+        allow_short=args.allow_short,
+    )
+    if report.stray:
+        print(f"ignored {len(report.stray)} file(s) that are not clips, e.g. {report.stray[0]}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} clip(s) that could not be used (listed above)")
+    print(f"Dataset cache: {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m har`` with one sub-command per pipeline stage."""
+    parser = argparse.ArgumentParser(prog="python -m har", description="Human activity recognition course tools.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
+    p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
+    p.add_argument("--classes", type=int, default=4, help="number of classes, 2-8 (default 4)")
+    p.add_argument("--groups", type=int, default=6, help="groups per class (default 6)")
+    p.add_argument("--clips-per-group", type=int, default=4, help="clips per group (default 4)")
+    p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
+    p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same clips (default 0)")
+
+    p = sub.add_parser("download", help="download and unpack UCF50 (about 6.6 GB)")
+    p.add_argument("--dest", type=Path, default=Path("data"), help="folder for the archive and UCF50/ (default data)")
+    p.add_argument("--url", default=UCF50_URL, help="archive URL (a mirror); default the official one")
+    p.add_argument("--size", type=int, default=None, help="expected archive size in bytes, checked when given")
+    p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive, checked when given")
+    p.add_argument("--delete-archive", action="store_true", help="delete the archive once unpacked")
+
+    p = sub.add_parser("build-dataset", help="extract frames of every clip into a .npz dataset cache")
+    p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
+    p.add_argument("--out", type=Path, default=Path("data/cache.npz"), help="cache file (default data/cache.npz)")
+    p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
+    p.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH, help="frames per clip (default 20)")
+    p.add_argument("--image-size", type=int, default=IMAGE_HEIGHT, help="square frame size (default 64)")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument(
+        "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args) or 0
+    except HarError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("HAR_DEBUG"):
+            raise
+        print(f"error: {type(error).__name__}: {error} (set HAR_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
+
+
+def main_entry() -> None:
+    """Console-script entry point (``har ...``), the same as ``python -m har ...``."""
+    sys.exit(main())

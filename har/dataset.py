@@ -1,0 +1,318 @@
+"""From a folder of clips (one sub-folder per class) to the dataset cache: one ``.npz`` of uint8 frames.
+
+The cache holds ``frames`` uint8 ``[N, T, H, W, 3]`` (RGB), ``labels`` int ``[N]``, ``groups`` int ``[N]``,
+``classes`` str ``[K]`` and ``paths`` str ``[N]`` (relative to the dataset root), and loads with
+``numpy.load(path, allow_pickle=False)``. Frames stay uint8: all 50 UCF50 classes at 20x64x64 take
+about 1.6 GB, where float32 would take four times that. Scaling to [0, 1] is the model's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from har.errors import DatasetError, HarError
+from har.video import VIDEO_EXTENSIONS, extract_frames
+
+CACHE_FORMAT = 1
+_UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$", re.IGNORECASE)
+#: Files whose names do not follow UCF naming get a group of their own, numbered from here.
+OWN_GROUP_START = 100_000
+
+
+@dataclass
+class Dataset:
+    """Frames and labels of a dataset, as stored in the cache."""
+
+    frames: np.ndarray
+    labels: np.ndarray
+    groups: np.ndarray
+    classes: list[str]
+    paths: list[str]
+    settings: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per clip (T)."""
+        return int(self.frames.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of every frame."""
+        return int(self.frames.shape[2]), int(self.frames.shape[3])
+
+    def summary(self) -> str:
+        """One line: clips, classes, groups, shape and memory."""
+        return (
+            f"{len(self)} clips, {len(self.classes)} classes, {len(np.unique(self.groups))} groups, "
+            f"frames {tuple(self.frames.shape)} uint8 ({self.frames.nbytes / 2**20:.1f} MiB)"
+        )
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One video file found under a dataset root."""
+
+    path: Path
+    relative: str
+    class_name: str
+    group: int | None  # the UCF50 group when the name follows UCF naming
+
+
+@dataclass
+class BuildReport:
+    """What ``build_dataset`` did: the dataset, which clips it skipped and why, and whether it reused the cache."""
+
+    dataset: Dataset
+    skipped: list[tuple[str, str]]
+    stray: list[str]
+    reused: bool = False
+
+
+def parse_group(filename: str) -> int | None:
+    """Return the UCF50 group of ``v_<Class>_gGG_cCC.avi`` (``GG`` as int), or None for other names."""
+    match = _UCF_NAME.match(Path(filename).stem)
+    return int(match.group("group")) if match else None
+
+
+def _is_hidden(path: Path) -> bool:
+    return path.name.startswith(".") or path.name.startswith("__")
+
+
+def discover_clips(root: str | os.PathLike, classes: Sequence[str] | None = None) -> tuple[list[Clip], list[str]]:
+    """Find the clips of a dataset laid out as ``root/<Class>/<clip>``.
+
+    Returns the clips (sorted by class, then name) and the stray files ignored on the way (files that are
+    not videos, hidden files such as ``.DS_Store``, files at the top level). ``classes`` picks and orders
+    classes; an unknown class name raises ``DatasetError``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such dataset folder")
+    folders = {p.name: p for p in root.iterdir() if p.is_dir() and not _is_hidden(p)}
+    stray = sorted(str(p.relative_to(root)) for p in root.iterdir() if p.is_file() and not _is_hidden(p))
+    if classes is None:
+        names = sorted(folders)
+    else:
+        names = list(dict.fromkeys(classes))
+        missing = [n for n in names if n not in folders]
+        if missing:
+            raise DatasetError(f"{root}: no folder for class(es) {', '.join(missing)}")
+    clips = []
+    for name in names:
+        for path in sorted(folders[name].rglob("*")):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(root).as_posix()
+            if _is_hidden(path) or path.suffix.lower() not in VIDEO_EXTENSIONS:
+                stray.append(relative)
+                continue
+            clips.append(Clip(path, relative, name, parse_group(path.name)))
+    if not clips:
+        raise DatasetError(f"{root}: no video clips found (expected {root}/<Class>/<clip>.avi)")
+    return clips, stray
+
+
+def assign_groups(clips: Sequence[Clip]) -> np.ndarray:
+    """Group ids for clips: the UCF50 group number, or a group of its own for names without one.
+
+    UCF50 group numbers are kept as they are across classes, so holding out group 7 holds out group 7
+    of every class: that is the dataset authors' leave-one-group-out protocol.
+    """
+    groups = np.empty(len(clips), dtype=np.int64)
+    own = OWN_GROUP_START
+    for i, clip in enumerate(clips):
+        if clip.group is None:
+            groups[i] = own
+            own += 1
+        else:
+            groups[i] = clip.group
+    return groups
+
+
+def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for clip in clips:
+        stat = clip.path.stat()
+        digest.update(f"{clip.relative}\0{clip.class_name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def _extract_job(job: tuple[str, int, tuple[int, int], bool]) -> tuple[np.ndarray | None, str | None]:
+    """Worker: frames of one clip, or the reason it cannot be used (never raises for a bad clip)."""
+    path, sequence_length, image_size, allow_short = job
+    try:
+        return extract_frames(path, sequence_length, image_size, allow_short=allow_short), None
+    except HarError as error:
+        return None, str(error).removeprefix(f"{path}: ")
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would fight them
+
+
+def build_dataset(
+    root: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+    sequence_length: int = 20,
+    image_size: int | tuple[int, int] = 64,
+    workers: int | None = None,
+    allow_short: bool = False,
+    progress: bool = True,
+) -> BuildReport:
+    """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
+
+    Runs over ``workers`` processes (default: every core) with a progress bar. Unreadable clips and clips
+    shorter than the sequence (unless ``allow_short``) are skipped and listed in the report with the reason.
+    The array is preallocated as uint8, so peak memory stays close to the final size. The cache is written
+    atomically; when ``out`` already holds a cache of the same files and settings, it is loaded instead.
+    """
+    from tqdm.auto import tqdm
+
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    image_size = (int(image_size[0]), int(image_size[1]))
+    if sequence_length < 1 or min(image_size) < 1:
+        raise DatasetError("sequence length and image size must be positive")
+    clips, stray = discover_clips(root, classes)
+    class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
+    settings = {
+        "format": CACHE_FORMAT,
+        "classes": class_names,
+        "sequence_length": sequence_length,
+        "image_size": list(image_size),
+        "allow_short": allow_short,
+        "colour_order": "RGB",
+    }
+    fingerprint = _fingerprint(clips, settings)
+    if out is not None and Path(out).exists():
+        try:
+            cached = load_dataset(out)
+        except DatasetError:
+            cached = None
+        if cached is not None and cached.settings.get("fingerprint") == fingerprint:
+            if progress:
+                print(f"Cache {out} is up to date: {cached.summary()}")
+            skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
+            return BuildReport(cached, skipped, stray, reused=True)
+
+    frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
+    keep = np.zeros(len(clips), dtype=bool)
+    skipped: list[tuple[str, str]] = []
+    jobs = [(str(c.path), sequence_length, image_size, allow_short) for c in clips]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    bar = tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress)
+    if workers == 1:
+        results = map(_extract_job, jobs)
+        pool = None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: a notebook may already run TensorFlow's threads, which fork would copy mid-flight.
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker)
+        results = pool.map(_extract_job, jobs, chunksize=4)
+    try:
+        for i, (clip_frames, reason) in enumerate(results):
+            if reason is None:
+                frames[i] = clip_frames
+                keep[i] = True
+            else:
+                skipped.append((clips[i].relative, reason))
+            bar.update()
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    if not keep.any():
+        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
+
+    kept = np.flatnonzero(keep)
+    if len(kept) < len(clips):  # compact in place: no second copy of the frames
+        for new, old in enumerate(kept):
+            if new != old:
+                frames[new] = frames[old]
+        frames = frames[: len(kept)]
+    label_of = {name: i for i, name in enumerate(class_names)}
+    dataset = Dataset(
+        frames=frames,
+        labels=np.array([label_of[clips[i].class_name] for i in kept], dtype=np.int64),
+        groups=assign_groups(clips)[kept],
+        classes=class_names,
+        paths=[clips[i].relative for i in kept],
+        settings={**settings, "fingerprint": fingerprint, "skipped": skipped},
+    )
+    if progress:
+        for relative, reason in skipped:
+            print(f"skipped {relative}: {reason}")
+        print(dataset.summary())
+    if out is not None:
+        save_dataset(dataset, out)
+    return BuildReport(dataset, skipped, stray)
+
+
+def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
+    """Write the cache atomically: to a temporary file in the same folder, renamed only when complete."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(
+                handle,
+                frames=dataset.frames,
+                labels=dataset.labels,
+                groups=dataset.groups,
+                classes=np.array(dataset.classes, dtype=str),
+                paths=np.array(dataset.paths, dtype=str),
+                settings=np.array(json.dumps(dataset.settings)),
+            )
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_dataset(path: str | os.PathLike) -> Dataset:
+    """Load a dataset cache written by ``build_dataset``; raise ``DatasetError`` if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such dataset cache (build it with `python -m har build-dataset`)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"frames", "labels", "groups", "classes", "paths"} - set(data.files)
+            if missing:
+                raise DatasetError(f"{path}: not a dataset cache (missing {', '.join(sorted(missing))})")
+            dataset = Dataset(
+                frames=data["frames"],
+                labels=data["labels"].astype(np.int64),
+                groups=data["groups"].astype(np.int64),
+                classes=[str(c) for c in data["classes"]],
+                paths=[str(p) for p in data["paths"]],
+                settings=json.loads(str(data["settings"])) if "settings" in data.files else {},
+            )
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise DatasetError(f"{path}: not a readable dataset cache ({error})") from None
+    if dataset.frames.dtype != np.uint8 or dataset.frames.ndim != 5 or dataset.frames.shape[-1] != 3:
+        shape = f"{dataset.frames.dtype} {dataset.frames.shape}"
+        raise DatasetError(f"{path}: frames must be uint8 [N, T, H, W, 3], got {shape}")
+    if not len(dataset.labels) == len(dataset.groups) == len(dataset.paths) == len(dataset.frames):
+        raise DatasetError(f"{path}: frames, labels, groups and paths differ in length")
+    return dataset

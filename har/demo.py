@@ -1,0 +1,219 @@
+"""The demo dataset: small synthetic action clips in the exact UCF50 layout, generated in seconds.
+
+``OUT_DIR/<Class>/v_<Class>_gGG_cCC.avi``, XviD-encoded AVI files like UCF50's. Every group has its own
+look (background, scenery, colours, the actor's shape), and that look depends only on the group number:
+group 3 of every class shows the same actor in the same place, just as UCF50's groups share actor, place
+and camera. So a model can only tell classes apart by what the actor *does*.
+
+The classes come in pairs that differ **only in motion** (Grow vs Shrink, SpinClockwise vs
+SpinCounterClockwise, ...): any single frame of one could be a frame of the other, but a sequence
+tells them apart. That is what makes the demo a fair test of models that use time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+#: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
+DEMO_CLASSES = (
+    "Grow",
+    "Shrink",
+    "SpinClockwise",
+    "SpinCounterClockwise",
+    "SlideLeft",
+    "SlideRight",
+    "Rise",
+    "Fall",
+)
+MANIFEST = ".har-demo.json"
+
+
+def _star(points: int, inner: float) -> np.ndarray:
+    angles = np.pi / 2 + np.arange(2 * points) * np.pi / points
+    radius = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
+    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
+
+
+_ARM = 0.3
+_CROSS = np.array([(-_ARM, -1), (_ARM, -1), (_ARM, -_ARM), (1, -_ARM), (1, _ARM), (_ARM, _ARM)])
+_CROSS = np.concatenate([_CROSS, -_CROSS])  # the other half, turned by 180 degrees
+
+# Actor shapes as polygons of radius about 1; none is round, so spinning shows.
+SHAPES = {
+    "triangle": _star(3, 0.5)[::2],
+    "square": np.array([[-0.75, -0.75], [0.75, -0.75], [0.75, 0.75], [-0.75, 0.75]]),
+    "cross": _CROSS,
+    "arrow": np.array([[1, 0], [0.1, -0.8], [0.1, -0.3], [-1, -0.3], [-1, 0.3], [0.1, 0.3], [0.1, 0.8]]),
+    "star": _star(5, 0.45),
+    "bar": np.array([[-1, -0.3], [1, -0.3], [1, 0.3], [-1, 0.3]]),
+}
+
+
+def _group_look(seed: int, group: int, width: int, height: int, margin: int) -> dict:
+    """Background image, actor shape, colour, size and speed shared by every clip of one group."""
+    rng = np.random.default_rng([seed, 1, group])
+    top, bottom = rng.integers(30, 226, size=(2, 3))
+    ramp = np.linspace(0, 1, height + 2 * margin)[:, None, None]
+    background = (top * (1 - ramp) + bottom * ramp).repeat(width + 2 * margin, axis=1)
+    background = np.ascontiguousarray(background.astype(np.uint8))
+    for _ in range(rng.integers(3, 7)):  # static scenery: the "place" of the group
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        w, h = int(rng.integers(width // 10, width // 3)), int(rng.integers(height // 10, height // 3))
+        if rng.random() < 0.5:
+            cv2.rectangle(background, (x, y), (x + w, y + h), colour, -1)
+        else:
+            cv2.ellipse(background, (x, y), (w // 2, h // 2), 0, 0, 360, colour, -1)
+    background = cv2.GaussianBlur(background, (5, 5), 0)
+    mean = background.reshape(-1, 3).mean(axis=0)
+    while True:  # an actor colour that stands out from the place
+        colour = rng.integers(0, 256, 3)
+        if np.abs(colour - mean).sum() > 200:
+            break
+    shape_names = sorted(SHAPES)
+    return {
+        "background": background,
+        "shape": SHAPES[shape_names[rng.integers(len(shape_names))]],
+        "colour": tuple(int(c) for c in colour),
+        "radius": float(rng.uniform(0.16, 0.24) * min(width, height)),
+        "angle": float(rng.uniform(0, 2 * np.pi)),
+        "speed": float(rng.uniform(0.8, 1.2)),
+    }
+
+
+def _actor_path(name: str, n: int, look: dict, rng: np.random.Generator, width: int, height: int):
+    """Per-frame centre (x, y), radius and angle of the actor for one clip of class ``name``."""
+    t = np.linspace(0.0, 1.0, n)
+    cx = width / 2 + rng.uniform(-0.1, 0.1) * width + np.zeros(n)
+    cy = height / 2 + rng.uniform(-0.1, 0.1) * height + np.zeros(n)
+    radius = look["radius"] * rng.uniform(0.8, 1.1) + np.zeros(n)
+    angle = look["angle"] + rng.uniform(-0.2, 0.2) + np.zeros(n)
+    direction = 1.0 if name in ("Grow", "SpinClockwise", "SlideRight", "Fall") else -1.0
+    if name in ("Grow", "Shrink"):
+        small, large = rng.uniform(0.35, 0.6), rng.uniform(1.15, 1.5)
+        ramp = t if direction > 0 else 1 - t
+        radius = look["radius"] * (small + (large - small) * ramp)
+    elif name in ("SpinClockwise", "SpinCounterClockwise"):
+        # Image y points down, so a growing angle turns clockwise on screen; 3-6 degrees a frame.
+        step = np.deg2rad(rng.uniform(3.0, 6.0) * look["speed"])
+        angle = angle + direction * step * np.arange(n)
+    elif name in ("SlideLeft", "SlideRight"):
+        span = rng.uniform(0.25, 0.35) * width
+        cx = width / 2 + direction * span * (t - 0.5) * 2
+    elif name in ("Rise", "Fall"):
+        span = rng.uniform(0.2, 0.3) * height
+        cy = height / 2 + direction * span * (t - 0.5) * 2
+    else:
+        raise ValueError(f"unknown demo class {name!r}")
+    return cx, cy, radius, angle
+
+
+def render_clip(
+    name: str, look: dict, rng: np.random.Generator, n_frames: int, width: int, height: int
+) -> list[np.ndarray]:
+    """Draw the BGR frames of one clip of class ``name`` in a group's ``look``."""
+    margin = (look["background"].shape[0] - height) // 2
+    cx, cy, radius, angle = _actor_path(name, n_frames, look, rng, width, height)
+    shake = rng.integers(-margin, margin + 1, size=(n_frames, 2))  # a hand-held camera
+    flicker = 1.0 + rng.normal(0, 0.03, n_frames)
+    frames = []
+    for i in range(n_frames):
+        dx, dy = shake[i]
+        frame = look["background"][margin + dy : margin + dy + height, margin + dx : margin + dx + width].copy()
+        c, s = np.cos(angle[i]), np.sin(angle[i])
+        points = look["shape"] @ np.array([[c, s], [-s, c]]) * radius[i] + (cx[i], cy[i])
+        cv2.fillPoly(frame, [np.round(points * 16).astype(np.int32)], look["colour"], cv2.LINE_AA, shift=4)
+        frames.append(cv2.convertScaleAbs(frame, alpha=float(flicker[i])))
+    return frames
+
+
+def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: float = 25.0) -> Path:
+    """Encode BGR frames with OpenCV, atomically (a temporary file renamed when done).
+
+    ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
+    browser-playable H.264, see ``har.predict.write_h264``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    height, width = frames_bgr[0].shape[:2]
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fourcc = "XVID" if path.suffix.lower() == ".avi" else "mp4v"
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+    if not writer.isOpened():
+        raise RuntimeError(f"OpenCV cannot write {fourcc} video to {tmp}")
+    try:
+        for frame in frames_bgr:
+            writer.write(frame)
+    finally:
+        writer.release()
+    os.replace(tmp, path)
+    return path
+
+
+def make_demo_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    n_classes: int = 4,
+    groups: int = 6,
+    clips_per_group: int = 4,
+    frames: tuple[int, int] = (40, 70),
+    size: tuple[int, int] = (160, 120),
+    fps: float = 25.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
+    """Generate the demo dataset in UCF50 layout under ``out_dir`` and return ``out_dir``.
+
+    ``n_classes`` takes the first classes of ``DEMO_CLASSES`` (2 to 8); every class gets ``groups`` groups
+    of ``clips_per_group`` clips, each clip between ``frames[0]`` and ``frames[1]`` frames of
+    ``size`` = (width, height). The same arguments always give the same clips. If ``out_dir`` already
+    holds a demo dataset made with the same arguments, nothing is written.
+    """
+    from tqdm.auto import tqdm
+
+    if not 2 <= n_classes <= len(DEMO_CLASSES):
+        raise ValueError(f"n_classes must be between 2 and {len(DEMO_CLASSES)}, got {n_classes}")
+    if groups < 1 or clips_per_group < 1:
+        raise ValueError("groups and clips_per_group must be at least 1")
+    if not 1 <= frames[0] <= frames[1]:
+        raise ValueError(f"frames must be a range (min, max) with 1 <= min <= max, got {frames}")
+    width, height = int(size[0]), int(size[1])
+    if width < 16 or height < 16 or width % 2 or height % 2:
+        raise ValueError(f"size must be even and at least 16x16, got {width}x{height}")
+    out_dir = Path(out_dir)
+    settings = {
+        "n_classes": n_classes,
+        "groups": groups,
+        "clips_per_group": clips_per_group,
+        "frames": list(frames),
+        "size": [width, height],
+        "fps": fps,
+        "seed": seed,
+    }
+    manifest = out_dir / MANIFEST
+    if manifest.exists() and json.loads(manifest.read_text()) == settings:
+        if progress:
+            print(f"Demo dataset already in {out_dir}")
+        return out_dir
+
+    margin = 2
+    classes = DEMO_CLASSES[:n_classes]
+    looks = {g: _group_look(seed, g, width, height, margin) for g in range(1, groups + 1)}
+    jobs = [(c, g, k) for c in range(n_classes) for g in range(1, groups + 1) for k in range(1, clips_per_group + 1)]
+    for index, group, clip in tqdm(jobs, desc="Demo clips", unit="clip", disable=not progress):
+        name = classes[index]
+        rng = np.random.default_rng([seed, 2, index, group, clip])
+        n_frames = int(rng.integers(frames[0], frames[1] + 1))
+        folder = out_dir / name
+        folder.mkdir(parents=True, exist_ok=True)
+        clip_frames = render_clip(name, looks[group], rng, n_frames, width, height)
+        write_video(folder / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, fps)
+    manifest.write_text(json.dumps(settings))
+    if progress:
+        print(f"Wrote {len(jobs)} clips of {n_classes} classes to {out_dir}")
+    return out_dir

@@ -1,0 +1,29 @@
+"""Errors that ``har`` raises for bad input: the command line prints their message as one line."""
+
+
+class HarError(Exception):
+    """Base class: a problem with the user's input or environment, explained in one line."""
+
+
+class VideoError(HarError):
+    """A video cannot be opened or decoded."""
+
+
+class ClipTooShortError(VideoError):
+    """A clip decodes fewer frames than the sequence length."""
+
+
+class DownloadError(HarError):
+    """A download failed (network, server, size or checksum)."""
+
+
+class ArchiveError(HarError):
+    """An archive cannot be unpacked safely."""
+
+
+class DatasetError(HarError):
+    """A dataset folder or cache is unusable."""
+
+
+class BundleError(HarError):
+    """A file is not a usable model bundle."""

@@ -1,0 +1,32 @@
+"""Shared fixtures: a small demo dataset made once per test session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from har.demo import make_demo_dataset
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory) -> Path:
+    """A small demo dataset: 4 classes x 3 groups x 2 clips of 24-36 frames at 96x72."""
+    root = tmp_path_factory.mktemp("demo") / "Demo"
+    return make_demo_dataset(
+        root, n_classes=4, groups=3, clips_per_group=2, frames=(24, 36), size=(96, 72), progress=False
+    )
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m har ARGS`` in a fresh interpreter and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "har", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=600
+    )
