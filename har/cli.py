@@ -88,15 +88,90 @@ def _build_dataset(args: argparse.Namespace) -> None:
     print(f"Dataset cache: {args.out}")
 
 
+def _load_cache(path: Path):
+    from har.dataset import load_dataset
+
+    return load_dataset(path)
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> None:
+    dataset = _load_cache(args.cache)  # before TensorFlow loads: a bad path fails fast
+    from har.models import build_model
+    from har.splits import make_split
+    from har.train import fit_split, get_strategy, set_seed
+
+    split = make_split(args.split, dataset.labels, dataset.groups, args.test_size, args.seed)
+    set_seed(args.seed)
+    options = {"weights": None} if args.model == "pretrained" and args.no_download else {}
+    with get_strategy().scope():
+        model = build_model(args.model, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
+    print(f"{dataset.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
+    result = fit_split(
+        model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+        learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2,
+        metadata={"cache": str(args.cache), "test_size": args.test_size},
+    )  # fmt: skip
+    from har.evaluate import evaluate_model
+
+    test = evaluate_model(result.model, dataset, split.test)
+    print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
+    print(f"Model bundle: {result.bundle}")
+
+
+@command("evaluate")
+def _evaluate(args: argparse.Namespace) -> None:
+    from har.bundle import read_metadata
+
+    metadata = read_metadata(args.model)
+    dataset = _load_cache(args.cache)
+    want = (metadata["sequence_length"], *metadata["image_size"])
+    have = (dataset.sequence_length, *dataset.image_size)
+    if want != have:
+        raise HarError(
+            f"{args.model} expects clips of {want[0]} frames of {want[1]}x{want[2]}, "
+            f"{args.cache} holds {have[0]} frames of {have[1]}x{have[2]}"
+        )
+    if list(metadata["classes"]) != list(dataset.classes):
+        raise HarError(f"{args.model} knows classes {metadata['classes']}, {args.cache} has {dataset.classes}")
+    from har.bundle import load_bundle
+    from har.evaluate import evaluate_model
+    from har.splits import make_split
+    from har.viz import plot_confusion_matrix, save_figure
+
+    model, _ = load_bundle(args.model)
+    trained = metadata.get("split") or {}
+    if trained.get("kind") and metadata.get("data_fingerprint") == dataset.settings.get("fingerprint"):
+        split = make_split(trained["kind"], dataset.labels, dataset.groups, metadata.get("test_size", 0.25),
+                           trained["seed"])  # fmt: skip
+        indices, where = split.test, f"the {trained['kind']} split's {len(split.test)} test clips"
+    else:
+        indices, where = None, f"all {len(dataset)} clips (not the cache the model was trained on)"
+    result = evaluate_model(model, dataset, indices)
+    print(f"Evaluated on {where}")
+    print(f"accuracy {result.accuracy:.1%}   top-2 accuracy {result.top_k_accuracy(2):.1%}")
+    print(result.report())
+    out = args.confusion or Path(args.model).with_suffix(".confusion.png")
+    save_figure(plot_confusion_matrix(result.confusion(), result.classes, title=Path(args.model).stem), out)
+    print(f"Confusion matrix: {out}")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (argparse's own prints the whole usage first)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m har`` with one sub-command per pipeline stage."""
-    parser = argparse.ArgumentParser(prog="python -m har", description="Human activity recognition course tools.")
+    parser = _Parser(prog="python -m har", description="Human activity recognition course tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
     p.add_argument("--classes", type=int, default=4, help="number of classes, 2-8 (default 4)")
-    p.add_argument("--groups", type=int, default=6, help="groups per class (default 6)")
+    p.add_argument("--groups", type=int, default=8, help="groups per class (default 8)")
     p.add_argument("--clips-per-group", type=int, default=4, help="clips per group (default 4)")
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
@@ -119,6 +194,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
     )
+
+    from har.splits import DEFAULT_SEED
+
+    p = sub.add_parser("train", help="train a model on a dataset cache and save a .keras bundle")
+    p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset")
+    p.add_argument("--model", choices=("convlstm", "lrcn", "baseline", "pretrained"), default="lrcn")
+    p.add_argument("--split", choices=("group", "random"), default="group", help="train/test split (default group)")
+    p.add_argument("--test-size", type=float, default=0.25, help="share of clips tested on (default 0.25)")
+    p.add_argument("--epochs", type=int, default=50, help="most epochs; early stopping may end sooner (default 50)")
+    p.add_argument("--batch-size", type=int, default=4, help="clips per batch (default 4)")
+    p.add_argument("--patience", type=int, default=10, help="epochs without val_loss progress before stopping")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
+    p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
+    p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
+
+    p = sub.add_parser("evaluate", help="test a model bundle on a dataset cache; write a confusion matrix")
+    p.add_argument("model", type=Path, help="model bundle (.keras) from train")
+    p.add_argument("cache", type=Path, help="dataset cache (.npz)")
+    p.add_argument("--confusion", type=Path, default=None, help="PNG for the confusion matrix (default next to model)")
     return parser
 
 

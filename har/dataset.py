@@ -15,6 +15,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,10 +224,13 @@ def build_dataset(
         pool = None
     else:
         import multiprocessing
+        import sys
         from concurrent.futures import ProcessPoolExecutor
 
-        # spawn, not fork: a notebook may already run TensorFlow's threads, which fork would copy mid-flight.
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context("spawn"), initializer=_init_worker)
+        # fork is quick and needs no `if __name__ == "__main__"` guard in scripts, but must not copy
+        # TensorFlow's running threads: once TensorFlow is loaded, or off Linux, spawn fresh workers.
+        method = "fork" if sys.platform == "linux" and "tensorflow" not in sys.modules else "spawn"
+        pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method), initializer=_init_worker)
         results = pool.map(_extract_job, jobs, chunksize=4)
     try:
         for i, (clip_frames, reason) in enumerate(results):
@@ -236,6 +240,11 @@ def build_dataset(
             else:
                 skipped.append((clips[i].relative, reason))
             bar.update()
+    except BrokenProcessPool:
+        raise DatasetError(
+            'a frame-extraction worker died; in a script, put the code under `if __name__ == "__main__":` '
+            "(or pass workers=1)"
+        ) from None
     finally:
         bar.close()
         if pool is not None:

@@ -33,25 +33,17 @@ DEMO_CLASSES = (
 MANIFEST = ".har-demo.json"
 
 
-def _star(points: int, inner: float) -> np.ndarray:
-    angles = np.pi / 2 + np.arange(2 * points) * np.pi / points
-    radius = np.where(np.arange(2 * points) % 2 == 0, 1.0, inner)
-    return np.stack([radius * np.cos(angles), radius * np.sin(angles)], axis=1)
-
-
-_ARM = 0.3
-_CROSS = np.array([(-_ARM, -1), (_ARM, -1), (_ARM, -_ARM), (1, -_ARM), (1, _ARM), (_ARM, _ARM)])
-_CROSS = np.concatenate([_CROSS, -_CROSS])  # the other half, turned by 180 degrees
-
-# Actor shapes as polygons of radius about 1; none is round, so spinning shows.
+# Actor shapes: polygons of radius about 1 with no rotational symmetry, so any turn of the actor shows
+# and its direction is never ambiguous (a square turned by 80 degrees looks turned by -10).
 SHAPES = {
-    "triangle": _star(3, 0.5)[::2],
-    "square": np.array([[-0.75, -0.75], [0.75, -0.75], [0.75, 0.75], [-0.75, 0.75]]),
-    "cross": _CROSS,
     "arrow": np.array([[1, 0], [0.1, -0.8], [0.1, -0.3], [-1, -0.3], [-1, 0.3], [0.1, 0.3], [0.1, 0.8]]),
-    "star": _star(5, 0.45),
-    "bar": np.array([[-1, -0.3], [1, -0.3], [1, 0.3], [-1, 0.3]]),
-}
+    "ell": np.array([[-0.7, -1], [-0.1, -1], [-0.1, 0.4], [0.8, 0.4], [0.8, 1], [-0.7, 1]]),
+    "chevron": np.array([[1, 0], [-0.8, -0.7], [-0.4, 0], [-0.8, 0.7]]),
+    "tee": np.array([[-1, -1], [1, -1], [1, -0.5], [0.3, -0.5], [0.3, 1], [-0.3, 1], [-0.3, -0.5], [-1, -0.5]]),
+    "flag": np.array([[-0.7, -1], [0.9, -0.55], [-0.4, -0.1], [-0.4, 1], [-0.7, 1]]),
+    "key": np.array([[-1, -0.5], [-0.2, -0.5], [-0.2, -0.15], [1, -0.15], [1, 0.15], [0.6, 0.15], [0.6, 0.5],
+                     [0.35, 0.5], [0.35, 0.15], [-0.2, 0.15], [-0.2, 0.5], [-1, 0.5]]),
+}  # fmt: skip
 
 
 def _group_look(seed: int, group: int, width: int, height: int, margin: int) -> dict:
@@ -99,9 +91,9 @@ def _actor_path(name: str, n: int, look: dict, rng: np.random.Generator, width: 
         ramp = t if direction > 0 else 1 - t
         radius = look["radius"] * (small + (large - small) * ramp)
     elif name in ("SpinClockwise", "SpinCounterClockwise"):
-        # Image y points down, so a growing angle turns clockwise on screen; 3-6 degrees a frame.
-        step = np.deg2rad(rng.uniform(3.0, 6.0) * look["speed"])
-        angle = angle + direction * step * np.arange(n)
+        # Image y points down, so a growing angle turns clockwise on screen; 0.6-1 turn over the clip.
+        turns = rng.uniform(0.6, 1.0) * look["speed"]
+        angle = angle + direction * 2 * np.pi * turns * t
     elif name in ("SlideLeft", "SlideRight"):
         span = rng.uniform(0.25, 0.35) * width
         cx = width / 2 + direction * span * (t - 0.5) * 2
@@ -159,7 +151,7 @@ def make_demo_dataset(
     out_dir: str | os.PathLike,
     *,
     n_classes: int = 4,
-    groups: int = 6,
+    groups: int = 8,
     clips_per_group: int = 4,
     frames: tuple[int, int] = (40, 70),
     size: tuple[int, int] = (160, 120),

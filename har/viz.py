@@ -59,6 +59,70 @@ def plot_clip_frames(frames: np.ndarray, *, title: str | None = None, columns: i
     return fig
 
 
+def plot_split_groups(groups: np.ndarray, splits: dict, labels: np.ndarray | None = None):
+    """For each named split, show which groups sit on the train side, the test side, or both (the leak)."""
+    from har.splits import group_overlap
+
+    names = list(splits)
+    fig, axes = _figure(len(names), 1, figsize=(10, 1.4 * len(names) + 0.6), squeeze=False)
+    unique = np.unique(groups)
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        split = splits[name]
+        in_train = np.isin(unique, groups[split.train])
+        in_test = np.isin(unique, groups[split.test])
+        state = np.where(in_train & in_test, 2, np.where(in_test, 1, 0))
+        colours = np.array([[0.3, 0.5, 0.9], [0.95, 0.6, 0.1], [0.85, 0.1, 0.1]])
+        ax.imshow(colours[state][None], aspect="auto")
+        ax.set_yticks([])
+        ax.set_xticks(range(len(unique)), [str(g) for g in unique], fontsize=8)
+        leak = group_overlap(groups, split, labels)
+        ax.set_title(
+            f"{name}: {leak['shared_groups']} groups on both sides, "
+            f"{leak['leaked_fraction']:.0%} of test clips from groups seen in training",
+            fontsize=10,
+        )
+    axes[-1, 0].set_xlabel("group  (blue: train only, orange: test only, red: both sides)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history: dict, *, title: str | None = None):
+    """Loss and accuracy curves of a Keras ``History.history`` (training and validation)."""
+    fig, (left, right) = _figure(1, 2, figsize=(11, 3.8))
+    for ax, metric in ((left, "loss"), (right, "accuracy")):
+        epochs = range(1, len(history[metric]) + 1)
+        ax.plot(epochs, history[metric], label=f"training {metric}")
+        if f"val_{metric}" in history:
+            ax.plot(epochs, history[f"val_{metric}"], label=f"validation {metric}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *, title: str | None = None):
+    """A confusion matrix with class names (rows: true class, columns: predicted), counts in the cells."""
+    size = max(4.0, 0.5 * len(classes) + 2)
+    fig, ax = _figure(figsize=(size + 1, size))
+    image = ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    limit = matrix.max() / 2 if matrix.size else 0
+    for (row, col), count in np.ndenumerate(matrix):
+        ax.text(col, row, str(count), ha="center", va="center", color="white" if count > limit else "black")
+    fig.colorbar(image, ax=ax, fraction=0.046)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save a figure as PNG (creating folders) and return the path."""
     path = Path(path)

@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def demo_root(tmp_path_factory) -> Path:
-    """A small demo dataset: 4 classes x 3 groups x 2 clips of 24-36 frames at 96x72."""
+    """A small demo dataset: 4 classes x 4 groups x 2 clips of 24-36 frames at 96x72."""
     root = tmp_path_factory.mktemp("demo") / "Demo"
     return make_demo_dataset(
-        root, n_classes=4, groups=3, clips_per_group=2, frames=(24, 36), size=(96, 72), progress=False
+        root, n_classes=4, groups=4, clips_per_group=2, frames=(24, 36), size=(96, 72), progress=False
     )
 
 

@@ -56,7 +56,7 @@ def test_cache_matches_the_contract(tmp_path, demo_root):
         assert {"frames", "labels", "groups", "classes", "paths"} <= set(data.files)
         frames, labels, groups = data["frames"], data["labels"], data["groups"]
         classes, paths = data["classes"].tolist(), data["paths"].tolist()
-    assert frames.dtype == np.uint8 and frames.shape == (24, 20, 64, 64, 3)
+    assert frames.dtype == np.uint8 and frames.shape == (32, 20, 64, 64, 3)
     assert np.issubdtype(labels.dtype, np.integer) and np.issubdtype(groups.dtype, np.integer)
     assert classes == sorted(classes) and len(classes) == 4
     for label, group, path in zip(labels, groups, paths, strict=True):
@@ -79,7 +79,7 @@ def test_bad_clips_are_skipped_with_reasons(tmp_path, messy_root):
     assert reasons["Grow/v_Grow_g09_c01.avi"] == "the file is empty"
     assert "cannot be opened as a video" in reasons["Shrink/v_Shrink_g09_c01.avi"]
     assert "only 8 frames decode" in reasons["Shrink/v_Shrink_g09_c02.avi"]
-    assert len(report.dataset) == 24 and not any("g09" in p for p in report.dataset.paths)
+    assert len(report.dataset) == 32 and not any("g09" in p for p in report.dataset.paths)
     kept = build_dataset(messy_root, workers=1, allow_short=True, progress=False)
     assert "Shrink/v_Shrink_g09_c02.avi" in kept.dataset.paths
 
@@ -98,7 +98,7 @@ def test_rebuild_with_same_inputs_reuses_cache_and_new_settings_rebuild(tmp_path
     build_dataset(demo_root, out, workers=1, progress=False)
     stamp = out.stat().st_mtime_ns
     again = build_dataset(demo_root, out, workers=1, progress=False)
-    assert again.reused and out.stat().st_mtime_ns == stamp and len(again.dataset) == 24
+    assert again.reused and out.stat().st_mtime_ns == stamp and len(again.dataset) == 32
     other = build_dataset(demo_root, out, workers=1, sequence_length=10, progress=False)
     assert not other.reused and load_dataset(out).frames.shape[1] == 10
 

@@ -14,9 +14,9 @@ def test_layout_and_names_follow_ucf50(demo_root):
     assert classes == sorted(DEMO_CLASSES[:4])
     for name in classes:
         files = sorted(p.name for p in (demo_root / name).iterdir())
-        assert len(files) == 3 * 2
+        assert len(files) == 4 * 2
         for file in files:
-            assert re.fullmatch(rf"v_{name}_g0[1-3]_c0[12]\.avi", file)
+            assert re.fullmatch(rf"v_{name}_g0[1-4]_c0[12]\.avi", file)
 
 
 def test_clips_are_real_xvid_avi_files(demo_root):

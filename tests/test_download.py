@@ -214,7 +214,7 @@ def test_fetch_ucf50_downloads_unpacks_and_is_idempotent(tmp_path, server, ucf50
     data = tmp_path / "data"
     root = fetch_ucf50(data, url=server.url("/UCF50.rar"), expected_size=len(ucf50_rar), progress=False)
     assert root == data / "UCF50" and sorted(p.name for p in root.iterdir()) == ["Grow", "Shrink"]
-    assert len(build_dataset(root, workers=1, progress=False).dataset) == 12
+    assert len(build_dataset(root, workers=1, progress=False).dataset) == 16
     requests = len(server.requests)
     fetch_ucf50(data, url=server.url("/UCF50.rar"), progress=False)
     assert len(server.requests) == requests

@@ -1,0 +1,91 @@
+"""Model bundles: one ``.keras`` file that carries what prediction needs besides the weights.
+
+A ``.keras`` file is a zip archive (``config.json``, ``metadata.json``, ``model.weights.h5``); the bundle
+adds ``har.json`` to it: class names in label order, sequence length, image size, colour order, and what
+the model was trained on. ``load_bundle`` gives back the model and that metadata, so prediction needs
+nothing but the file. Saving is atomic; loading uses Keras' safe mode (no arbitrary code from the file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from har.errors import BundleError
+
+if TYPE_CHECKING:
+    import keras
+
+METADATA_NAME = "har.json"
+BUNDLE_FORMAT = 1
+
+
+def bundle_metadata(classes: list[str], sequence_length: int, image_size: tuple[int, int], **extra) -> dict:
+    """The metadata every bundle carries; ``extra`` (model name, split, data fingerprint, ...) is kept too."""
+    return {
+        "format": BUNDLE_FORMAT,
+        "classes": list(classes),
+        "sequence_length": int(sequence_length),
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "colour_order": "RGB",
+        "input": "uint8 0-255, scaled inside the model",
+        **extra,
+    }
+
+
+def save_bundle(model: keras.Model, path: str | os.PathLike, metadata: dict) -> Path:
+    """Save ``model`` with ``metadata`` as one ``.keras`` file, atomically (temporary file, then rename)."""
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise BundleError(f"{path}: model bundles are .keras files")
+    missing = {"classes", "sequence_length", "image_size"} - set(metadata)
+    if missing:
+        raise BundleError(f"bundle metadata lacks {', '.join(sorted(missing))}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_NAME, json.dumps(metadata, indent=2))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """Read a bundle's metadata without loading the model (cheap; no TensorFlow)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if METADATA_NAME not in archive.namelist():
+                raise BundleError(
+                    f"{path}: a Keras file without course metadata (class names, sizes); "
+                    "save models with har.bundle.save_bundle or `python -m har train`"
+                )
+            metadata = json.loads(archive.read(METADATA_NAME))
+    except (zipfile.BadZipFile, OSError, ValueError) as error:
+        raise BundleError(f"{path}: not a model bundle (.keras file) ({error})") from None
+    if not isinstance(metadata, dict) or "classes" not in metadata:
+        raise BundleError(f"{path}: its {METADATA_NAME} is not bundle metadata")
+    return metadata
+
+
+def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
+    """Load a bundle: the Keras model (safe mode on) and its metadata. Raises ``BundleError`` for other files."""
+    metadata = read_metadata(path)
+    import keras
+
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:
+        raise BundleError(f"{path}: Keras cannot load this model ({type(error).__name__}: {error})") from None
+    return model, metadata

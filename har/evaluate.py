@@ -1,0 +1,89 @@
+"""Evaluation: accuracy, top-k, per-class precision/recall/F1, confusion matrix, and a table comparing models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Evaluation:
+    """Test figures of one model on one set of clips."""
+
+    classes: list[str]
+    y_true: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def y_pred(self) -> np.ndarray:
+        """Predicted label of every clip."""
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def accuracy(self) -> float:
+        """Share of clips whose top prediction is right."""
+        return float((self.y_pred == self.y_true).mean())
+
+    def top_k_accuracy(self, k: int = 2) -> float:
+        """Share of clips whose true class is among the ``k`` most probable."""
+        top = np.argsort(self.probabilities, axis=1)[:, -k:]
+        return float((top == self.y_true[:, None]).any(axis=1).mean())
+
+    def confusion(self) -> np.ndarray:
+        """Confusion matrix, rows = true class, columns = predicted class."""
+        from sklearn.metrics import confusion_matrix
+
+        return confusion_matrix(self.y_true, self.y_pred, labels=range(len(self.classes)))
+
+    def report(self) -> str:
+        """Per-class precision, recall and F1 (scikit-learn's classification report)."""
+        from sklearn.metrics import classification_report
+
+        return classification_report(
+            self.y_true, self.y_pred, labels=range(len(self.classes)), target_names=self.classes, zero_division=0
+        )
+
+    def pair_accuracy(self, pairs: Sequence[tuple[str, str]]) -> float | None:
+        """Among clips of paired classes predicted as one of the pair, the share predicted right.
+
+        For classes that differ only in motion (Grow/Shrink): 0.5 is chance, what a model blind to time gets.
+        """
+        index = {name: i for i, name in enumerate(self.classes)}
+        right = total = 0
+        for a, b in pairs:
+            if a not in index or b not in index:
+                continue
+            pair = {index[a], index[b]}
+            inside = np.isin(self.y_true, list(pair)) & np.isin(self.y_pred, list(pair))
+            right += int((self.y_pred[inside] == self.y_true[inside]).sum())
+            total += int(inside.sum())
+        return right / total if total else None
+
+
+def predict_clips(model, frames: np.ndarray, indices: np.ndarray | None = None, batch_size: int = 16) -> np.ndarray:
+    """Class probabilities of clips ``frames[indices]``, batch by batch (no float copy of the clips)."""
+    indices = np.arange(len(frames)) if indices is None else np.asarray(indices)
+    out = [model.predict_on_batch(frames[indices[i : i + batch_size]]) for i in range(0, len(indices), batch_size)]
+    return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
+
+
+def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:
+    """Evaluate ``model`` on the clips ``indices`` of a ``har.dataset.Dataset`` (all clips by default)."""
+    indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
+    probabilities = predict_clips(model, dataset.frames, indices, batch_size)
+    return Evaluation(list(dataset.classes), dataset.labels[indices], probabilities)
+
+
+def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, str]] = ()) -> str:
+    """A Markdown table: accuracy, top-2 accuracy and (with ``pairs``) motion-pair accuracy per model."""
+    header = "| model | accuracy | top-2 accuracy |" + (" motion-pair accuracy |" if pairs else "")
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    for name, evaluation in results.items():
+        row = f"| {name} | {evaluation.accuracy:.1%} | {evaluation.top_k_accuracy(2):.1%} |"
+        if pairs:
+            pair = evaluation.pair_accuracy(pairs)
+            row += f" {pair:.1%} |" if pair is not None else " – |"
+        lines.append(row)
+    return "\n".join(lines)

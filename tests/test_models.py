@@ -1,0 +1,67 @@
+import keras
+import numpy as np
+import pytest
+
+from har.errors import HarError
+from har.models import MODEL_NAMES, baseline, build_model, convlstm, lrcn, pretrained
+
+
+def convlstm_params(num_classes, sequence_length=20):
+    """The tutorial's ConvLSTM, counted by hand: each ConvLSTM2D has 4 gates of 3x3 kernels on input and state."""
+    total, channels = 0, 3
+    for filters in (4, 8, 14, 16):
+        total += 4 * filters * (9 * channels + 9 * filters + 1)
+        channels = filters
+    flat = sequence_length * 3 * 3 * 16  # 64 -> 62 -> 31 -> 29 -> 15 -> 13 -> 7 -> 5 -> 3
+    return total + flat * num_classes + num_classes
+
+
+def lrcn_params(num_classes):
+    total, channels = 0, 3
+    for filters in (16, 32, 64, 64):
+        total += (9 * channels + 1) * filters
+        channels = filters
+    lstm = 4 * (32 * (64 + 32) + 32)  # 64 features per frame after pooling 64x64 down to 1x1
+    return total + lstm + 32 * num_classes + num_classes
+
+
+def test_tutorial_sizes():
+    assert convlstm(4).count_params() == convlstm_params(4) == 44_524  # the tutorial's summary
+    assert lrcn(4).count_params() == lrcn_params(4) == 73_060
+    assert convlstm(50).count_params() == convlstm_params(50)
+    assert lrcn(50).count_params() == lrcn_params(50)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_takes_uint8_clips_and_outputs_probabilities(name):
+    kwargs = {"weights": None} if name == "pretrained" else {}
+    model = build_model(name, 3, 6, (64, 64), **kwargs)
+    clips = np.random.default_rng(0).integers(0, 256, (2, 6, 64, 64, 3), dtype=np.uint8)
+    out = np.asarray(model(clips, training=False))
+    assert model.output_shape == (None, 3) and out.shape == (2, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_baseline_is_blind_to_frame_order_and_the_others_are_not():
+    clips = np.random.default_rng(1).integers(0, 256, (2, 6, 64, 64, 3), dtype=np.uint8)
+    reversed_clips = clips[:, ::-1]
+    keras.utils.set_random_seed(0)
+    for model, blind in ((baseline(3, 6), True), (lrcn(3, 6), False), (convlstm(3, 6), False)):
+        same = np.allclose(model(clips, training=False), model(reversed_clips, training=False), atol=1e-6)
+        assert same == blind, model.name
+
+
+def test_pretrained_backbone_is_frozen_unless_fine_tuned():
+    frozen = pretrained(4, 4, (64, 64), weights=None)
+    tuned = pretrained(4, 4, (64, 64), weights=None, fine_tune_layers=10)
+    trainable = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)  # noqa: E731
+    head = 4 * (64 * (576 + 64) + 64) + (64 * 4 + 4)  # LSTM on MobileNetV3Small's 576 features, then Dense
+    assert trainable(frozen) == head
+    assert trainable(tuned) > head
+
+
+def test_bad_model_requests_are_refused():
+    with pytest.raises(HarError, match="unknown model 'resnet'"):
+        build_model("resnet", 4)
+    with pytest.raises(HarError, match="at least 64x64"):
+        lrcn(4, 20, (32, 32))

@@ -1,0 +1,180 @@
+import tracemalloc
+import zipfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import run_cli
+
+from har.bundle import load_bundle, read_metadata, save_bundle
+from har.dataset import build_dataset, save_dataset
+from har.errors import BundleError
+from har.evaluate import Evaluation, comparison_table, evaluate_model
+from har.models import baseline, lrcn
+from har.splits import make_split
+from har.train import flip_clips, get_strategy, make_pipeline, set_seed, train_model, use_mixed_precision_if_supported
+
+
+@pytest.fixture(scope="module")
+def small_cache(tmp_path_factory, demo_root):
+    """The session's demo clips at 8 frames of 64x64, cached."""
+    out = tmp_path_factory.mktemp("cache") / "small.npz"
+    return build_dataset(demo_root, out, sequence_length=8, workers=2, progress=False).dataset, out
+
+
+def numbered_frames(n=10, t=3):
+    """Clips whose every pixel holds the clip's index, to check what a batch gathered."""
+    return np.broadcast_to(np.arange(n, dtype=np.uint8)[:, None, None, None, None], (n, t, 4, 4, 3)).copy()
+
+
+def test_pipeline_batches_uint8_clips_with_their_labels():
+    frames, labels = numbered_frames(), np.arange(10) % 3
+    indices = np.array([7, 2, 5, 9, 0])
+    seen = []
+    for x, y in make_pipeline(frames, labels, indices, batch_size=2):
+        assert x.dtype == tf.uint8 and x.shape[1:] == (3, 4, 4, 3)
+        ids = x.numpy()[:, 0, 0, 0, 0]
+        np.testing.assert_array_equal(y.numpy(), labels[ids])
+        seen += ids.tolist()
+    assert seen == indices.tolist()
+    shuffled = [x.numpy()[:, 0, 0, 0, 0].tolist() for x, _ in make_pipeline(frames, labels, indices, shuffle=True)]
+    assert sorted(sum(shuffled, [])) == sorted(indices.tolist())
+
+
+def test_pipeline_never_copies_the_dataset():
+    frames = np.zeros((1000, 8, 64, 64, 3), np.uint8)  # 94 MiB; a float32 copy would be 375 MiB
+    pipeline = make_pipeline(frames, np.zeros(1000, int), np.arange(1000), batch_size=4, shuffle=True)
+    tracemalloc.start()
+    for _ in pipeline:
+        pass
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 0.1 * frames.nbytes  # a few batches in flight, nothing more
+
+
+def test_flip_mirrors_every_frame_of_a_clip_alike():
+    clips = tf.constant(np.random.default_rng(0).integers(0, 255, (64, 4, 6, 6, 3), dtype=np.uint8))
+    flipped = flip_clips(clips).numpy()
+    mirrored = clips.numpy()[:, :, :, ::-1]
+    was_flipped = [np.array_equal(f, m) for f, m in zip(flipped, mirrored, strict=True)]
+    kept = [np.array_equal(f, c) for f, c in zip(flipped, clips.numpy(), strict=True)]
+    assert all(a or b for a, b in zip(was_flipped, kept, strict=True))
+    assert 10 < sum(was_flipped) < 54
+
+
+def test_cpu_setup():
+    assert get_strategy().num_replicas_in_sync == 1
+    assert use_mixed_precision_if_supported() is False
+
+
+def test_same_seed_same_initial_weights():
+    set_seed(5)
+    a = baseline(3, 4).get_weights()
+    set_seed(5)
+    b = baseline(3, 4).get_weights()
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_training_lowers_the_loss_and_writes_a_bundle(tmp_path, small_cache):
+    dataset, _ = small_cache
+    split = make_split("group", dataset.labels, dataset.groups)
+    set_seed(27)
+    out = tmp_path / "models" / "lrcn.keras"
+    result = train_model(
+        lrcn(len(dataset.classes), 8), dataset, split.train, split.test,
+        epochs=6, patience=6, learning_rate=3e-3, out=out, metadata={"split": split.describe()}, verbose=0,
+    )  # fmt: skip
+    losses = result.history["loss"]
+    assert len(losses) == 6 and min(losses[-2:]) < losses[0]
+    assert out.is_file() and result.files["checkpoint"].is_file() and result.files["history"].is_file()
+    assert result.files["history"].read_text().startswith("epoch,")
+    metadata = read_metadata(out)
+    assert metadata["classes"] == dataset.classes and metadata["sequence_length"] == 8
+    assert metadata["image_size"] == [64, 64] and metadata["colour_order"] == "RGB"
+    assert metadata["split"]["kind"] == "group" and metadata["model"] == "lrcn"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["lrcn.keras", "lrcn_logs"]
+
+
+def test_bundle_round_trip_gives_identical_predictions(tmp_path, small_cache):
+    dataset, _ = small_cache
+    model = lrcn(len(dataset.classes), 8)
+    path = save_bundle(model, tmp_path / "m.keras", {"classes": dataset.classes, "sequence_length": 8,
+                                                     "image_size": [64, 64]})  # fmt: skip
+    loaded, metadata = load_bundle(path)
+    clips = dataset.frames[:5]
+    np.testing.assert_array_equal(model.predict(clips, verbose=0), loaded.predict(clips, verbose=0))
+    assert metadata["classes"] == dataset.classes
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+
+
+def test_files_that_are_not_bundles_are_refused(tmp_path):
+    plain = tmp_path / "plain.keras"
+    baseline(2, 4).save(plain)
+    with pytest.raises(BundleError, match="without course metadata"):
+        load_bundle(plain)
+    (tmp_path / "text.keras").write_text("not a zip")
+    with pytest.raises(BundleError, match="not a model bundle"):
+        load_bundle(tmp_path / "text.keras")
+    with pytest.raises(BundleError, match="no such model file"):
+        load_bundle(tmp_path / "missing.keras")
+    with pytest.raises(BundleError, match=r"\.keras files"):
+        save_bundle(baseline(2, 4), tmp_path / "old.h5", {"classes": [], "sequence_length": 4, "image_size": [8, 8]})
+    with zipfile.ZipFile(plain, "a") as archive:
+        archive.writestr("har.json", "[1, 2]")
+    with pytest.raises(BundleError, match="not bundle metadata"):
+        load_bundle(plain)
+
+
+def test_evaluation_figures():
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.1, 0.8, 0.1], [0.2, 0.3, 0.5]])
+    evaluation = Evaluation(["Grow", "Shrink", "Spin"], np.array([0, 1, 1, 2]), probabilities)
+    assert evaluation.accuracy == 0.75 and evaluation.top_k_accuracy(2) == 1.0
+    np.testing.assert_array_equal(evaluation.confusion(), [[1, 0, 0], [1, 1, 0], [0, 0, 1]])
+    assert evaluation.pair_accuracy([("Grow", "Shrink")]) == pytest.approx(2 / 3)
+    assert "Shrink" in evaluation.report()
+    table = comparison_table({"lrcn": evaluation}, pairs=[("Grow", "Shrink")])
+    assert "| lrcn | 75.0% | 100.0% | 66.7% |" in table
+
+
+def test_evaluate_model_uses_the_given_clips(small_cache):
+    dataset, _ = small_cache
+    result = evaluate_model(baseline(len(dataset.classes), 8), dataset, np.arange(6))
+    assert result.probabilities.shape == (6, 4) and len(result.y_true) == 6
+
+
+def test_cli_train_then_evaluate(tmp_path, small_cache):
+    _, cache = small_cache
+    out = tmp_path / "m.keras"
+    trained = run_cli("train", str(cache), "--model", "baseline", "--epochs", "2", "--out", str(out))
+    assert trained.returncode == 0, trained.stderr
+    assert "test accuracy" in trained.stdout and out.is_file()
+    evaluated = run_cli("evaluate", str(out), str(cache), "--confusion", str(tmp_path / "cm.png"))
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "test clips" in evaluated.stdout and "precision" in evaluated.stdout
+    assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "{tmp}/missing.npz"], "no such dataset cache"),
+        (["train", "{cache}", "--model", "resnet"], "invalid choice: 'resnet'"),
+        (["evaluate", "{tmp}/nothing.keras", "{cache}"], "no such model file"),
+        (["evaluate", "{bundle}", "{cache}"], "expects clips of 20 frames of 64x64"),
+    ],
+)
+def test_cli_bad_input_is_one_line(tmp_path, small_cache, args, message):
+    _, cache = small_cache
+    bundle = save_bundle(lrcn(4), tmp_path / "m20.keras", {"classes": ["a", "b", "c", "d"], "sequence_length": 20,
+                                                          "image_size": [64, 64]})  # fmt: skip
+    result = run_cli(*(a.format(tmp=tmp_path, cache=cache, bundle=bundle) for a in args))
+    assert result.returncode != 0
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_saving_a_cache_is_unaffected_by_training_imports(tmp_path, small_cache):
+    dataset, _ = small_cache
+    save_dataset(dataset, tmp_path / "again.npz")
+    assert (tmp_path / "again.npz").stat().st_size > dataset.frames.nbytes
