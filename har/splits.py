@@ -46,8 +46,8 @@ def group_split(labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25,
     """A split in which no group is on both sides and every class is on both sides, about ``test_size`` tested.
 
     Uses scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds (fewer when there are
-    fewer groups) and takes the first fold that leaves every class on both sides. Raises ``DatasetError`` when the groups make that impossible
-    (e.g. a class whose clips all share one group).
+    fewer groups) and takes the first fold that leaves every class on both sides. Raises ``DatasetError``
+    when the groups make that impossible (e.g. a class whose clips all share one group).
     """
     from sklearn.model_selection import StratifiedGroupKFold
 

@@ -55,7 +55,7 @@ def test_few_groups_give_a_larger_test_share():
 
 
 def test_leave_one_group_out_folds(ucf_like):
-    labels, groups = ucf_like
+    _, groups = ucf_like
     folds = list(leave_one_group_out(groups))
     assert len(folds) == 8
     for fold in folds:

@@ -37,8 +37,8 @@ def test_pipeline_batches_uint8_clips_with_their_labels():
         np.testing.assert_array_equal(y.numpy(), labels[ids])
         seen += ids.tolist()
     assert seen == indices.tolist()
-    shuffled = [x.numpy()[:, 0, 0, 0, 0].tolist() for x, _ in make_pipeline(frames, labels, indices, shuffle=True)]
-    assert sorted(sum(shuffled, [])) == sorted(indices.tolist())
+    shuffled = [x.numpy()[:, 0, 0, 0, 0] for x, _ in make_pipeline(frames, labels, indices, shuffle=True)]
+    assert sorted(np.concatenate(shuffled).tolist()) == sorted(indices.tolist())
 
 
 def test_pipeline_never_copies_the_dataset():
