@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 # FFmpeg inside OpenCV prints "[mpeg4 @ 0x..] Error at MB" for every damaged frame; har reports damaged
 # clips itself, in one line each. Set before cv2 loads; a user's own setting wins.
 _os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+_os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no "[ WARN ] can't open" lines beside our own message
 
 #: Frames per clip fed to the models (the tutorial's ``SEQUENCE_LENGTH``).
 SEQUENCE_LENGTH = 20

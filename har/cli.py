@@ -156,6 +156,36 @@ def _evaluate(args: argparse.Namespace) -> None:
     print(f"Confusion matrix: {out}")
 
 
+@command("predict")
+def _predict(args: argparse.Namespace) -> None:
+    from har.bundle import read_metadata
+    from har.youtube import resolve_source
+
+    read_metadata(args.model)  # a file that is not a bundle fails here, before any download or TensorFlow
+    video = resolve_source(args.source)
+    from har.predict import Predictor, predict_on_video, predict_single_action
+
+    predictor = Predictor.load(args.model)
+    if args.mode == "whole":
+        predict_single_action(predictor, video.source, top_k=args.top_k)
+        return
+    if args.out is not None:
+        out = args.out
+    elif isinstance(video.source, int):
+        out = Path("data/videos/webcam.annotated.mp4")
+    else:
+        out = video.source.with_name(f"{video.source.stem}.annotated.mp4")
+    result = predict_on_video(
+        predictor, video.source, out, stride=args.stride, smooth=args.smooth,
+        max_frames=args.max_frames if args.max_frames else (300 if isinstance(video.source, int) else None),
+    )  # fmt: skip
+    counts = {name: result.labels.count(name) for name in dict.fromkeys(result.labels)}
+    summary = ", ".join(f"{name} {n / len(result.labels):.0%}" for name, n in counts.items())
+    print(f"{result.frame_count} frames, {len(result.labels)} windows: {summary}")
+    print(f"{result.timings['frames_per_second']:.0f} frames/s")
+    print(f"Annotated video: {out}")
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (argparse's own prints the whole usage first)."""
 
@@ -190,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
     p.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH, help="frames per clip (default 20)")
     p.add_argument("--image-size", type=int, default=IMAGE_HEIGHT, help="square frame size (default 64)")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: every core)")
+    p.add_argument("--workers", type=int, default=None, help="threads (default: one per core)")
     p.add_argument(
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
     )
@@ -214,6 +244,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="model bundle (.keras) from train")
     p.add_argument("cache", type=Path, help="dataset cache (.npz)")
     p.add_argument("--confusion", type=Path, default=None, help="PNG for the confusion matrix (default next to model)")
+
+    p = sub.add_parser("predict", help="label the actions in a video file, URL or webcam")
+    p.add_argument("model", type=Path, help="model bundle (.keras)")
+    p.add_argument("source", help="video file, YouTube (or other yt-dlp) URL, or webcam index such as 0")
+    p.add_argument("--mode", choices=("window", "whole"), default="window",
+                   help="window: label every frame and write a video; whole: one label for the video")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="annotated H.264 MP4 (default <video>.annotated.mp4)")
+    p.add_argument("--stride", type=int, default=1, help="classify a window every N frames (default 1)")
+    p.add_argument("--smooth", type=int, default=1, help="average the last N windows' probabilities (default 1)")
+    p.add_argument("--top-k", type=int, default=3, help="labels listed in whole mode (default 3)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames (webcam default 300)")
     return parser
 
 

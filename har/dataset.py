@@ -15,7 +15,7 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,18 +152,12 @@ def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
 
 
 def _extract_job(job: tuple[str, int, tuple[int, int], bool]) -> tuple[np.ndarray | None, str | None]:
-    """Worker: frames of one clip, or the reason it cannot be used (never raises for a bad clip)."""
+    """Frames of one clip, or the reason it cannot be used (never raises for a bad clip)."""
     path, sequence_length, image_size, allow_short = job
     try:
         return extract_frames(path, sequence_length, image_size, allow_short=allow_short), None
     except HarError as error:
         return None, str(error).removeprefix(f"{path}: ")
-
-
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would fight them
 
 
 def build_dataset(
@@ -179,7 +173,7 @@ def build_dataset(
 ) -> BuildReport:
     """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
 
-    Runs over ``workers`` processes (default: every core) with a progress bar. Unreadable clips and clips
+    Runs on ``workers`` threads (default: one per core) with a progress bar. Unreadable clips and clips
     shorter than the sequence (unless ``allow_short``) are skipped and listed in the report with the reason.
     The array is preallocated as uint8, so peak memory stays close to the final size. The cache is written
     atomically; when ``out`` already holds a cache of the same files and settings, it is loaded instead.
@@ -219,36 +213,20 @@ def build_dataset(
     jobs = [(str(c.path), sequence_length, image_size, allow_short) for c in clips]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     bar = tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress)
-    if workers == 1:
-        results = map(_extract_job, jobs)
-        pool = None
-    else:
-        import multiprocessing
-        import sys
-        from concurrent.futures import ProcessPoolExecutor
-
-        # fork is quick and needs no `if __name__ == "__main__"` guard in scripts, but must not copy
-        # TensorFlow's running threads: once TensorFlow is loaded, or off Linux, spawn fresh workers.
-        method = "fork" if sys.platform == "linux" and "tensorflow" not in sys.modules else "spawn"
-        pool = ProcessPoolExecutor(workers, multiprocessing.get_context(method), initializer=_init_worker)
-        results = pool.map(_extract_job, jobs, chunksize=4)
-    try:
-        for i, (clip_frames, reason) in enumerate(results):
-            if reason is None:
-                frames[i] = clip_frames
-                keep[i] = True
-            else:
-                skipped.append((clips[i].relative, reason))
-            bar.update()
-    except BrokenProcessPool:
-        raise DatasetError(
-            'a frame-extraction worker died; in a script, put the code under `if __name__ == "__main__":` '
-            "(or pass workers=1)"
-        ) from None
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    # Threads, not processes: OpenCV releases the GIL while it decodes and resizes, so threads use every
+    # core without pickling frames, and without the pitfalls of processes (a fork inherits OpenCV's thread
+    # pool in a state that deadlocks; spawn re-runs scripts that lack an `if __name__ == "__main__"` guard).
+    with ThreadPoolExecutor(workers) as pool:
+        try:
+            for i, (clip_frames, reason) in enumerate(pool.map(_extract_job, jobs)):
+                if reason is None:
+                    frames[i] = clip_frames
+                    keep[i] = True
+                else:
+                    skipped.append((clips[i].relative, reason))
+                bar.update()
+        finally:
+            bar.close()
     if not keep.any():
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
 

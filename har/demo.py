@@ -49,30 +49,31 @@ SHAPES = {
 def _group_look(seed: int, group: int, width: int, height: int, margin: int) -> dict:
     """Background image, actor shape, colour, size and speed shared by every clip of one group."""
     rng = np.random.default_rng([seed, 1, group])
-    top, bottom = rng.integers(30, 226, size=(2, 3))
+    top, bottom = rng.integers(20, 140, size=(2, 3))
     ramp = np.linspace(0, 1, height + 2 * margin)[:, None, None]
     background = (top * (1 - ramp) + bottom * ramp).repeat(width + 2 * margin, axis=1)
     background = np.ascontiguousarray(background.astype(np.uint8))
-    for _ in range(rng.integers(3, 7)):  # static scenery: the "place" of the group
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    scenery = background.copy()
+    for _ in range(rng.integers(3, 7)):  # static scenery: the "place" of the group, muted so the actor stands out
+        colour = tuple(int(c) for c in rng.integers(0, 160, 3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
         w, h = int(rng.integers(width // 10, width // 3)), int(rng.integers(height // 10, height // 3))
         if rng.random() < 0.5:
-            cv2.rectangle(background, (x, y), (x + w, y + h), colour, -1)
+            cv2.rectangle(scenery, (x, y), (x + w, y + h), colour, -1)
         else:
-            cv2.ellipse(background, (x, y), (w // 2, h // 2), 0, 0, 360, colour, -1)
-    background = cv2.GaussianBlur(background, (5, 5), 0)
+            cv2.ellipse(scenery, (x, y), (w // 2, h // 2), 0, 0, 360, colour, -1)
+    background = cv2.GaussianBlur(cv2.addWeighted(scenery, 0.5, background, 0.5, 0), (5, 5), 0)
     mean = background.reshape(-1, 3).mean(axis=0)
-    while True:  # an actor colour that stands out from the place
-        colour = rng.integers(0, 256, 3)
-        if np.abs(colour - mean).sum() > 200:
+    while True:  # a bright actor that stands out from the place
+        colour = rng.integers(120, 256, 3)
+        if np.abs(colour - mean).sum() > 250:
             break
     shape_names = sorted(SHAPES)
     return {
         "background": background,
         "shape": SHAPES[shape_names[rng.integers(len(shape_names))]],
         "colour": tuple(int(c) for c in colour),
-        "radius": float(rng.uniform(0.16, 0.24) * min(width, height)),
+        "radius": float(rng.uniform(0.2, 0.26) * min(width, height)),
         "angle": float(rng.uniform(0, 2 * np.pi)),
         "speed": float(rng.uniform(0.8, 1.2)),
     }

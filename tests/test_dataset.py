@@ -177,3 +177,17 @@ def test_data_commands_do_not_import_tensorflow(tmp_path, demo_root):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_generate_then_build_in_one_unguarded_script(tmp_path):
+    """What a notebook or a plain script does: OpenCV's threads are busy first, there is no __main__ guard."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from har.demo import make_demo_dataset\n"
+        "from har.dataset import build_dataset\n"
+        f"root = make_demo_dataset({str(tmp_path / 'd')!r}, groups=2, clips_per_group=2, progress=False)\n"
+        "print(len(build_dataset(root, workers=2, progress=False).dataset))\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "16"

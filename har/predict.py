@@ -1,0 +1,375 @@
+"""Prediction on whole videos: a label per sliding window (written onto the video) or one label per video.
+
+The tutorial's loop calls ``model.predict`` once per frame on the last 20 frames, so every frame goes
+through the CNN 20 times. Here, when a model starts with per-frame layers (LRCN, the single-frame
+baseline, the pretrained backbone), those layers run **once per frame** and only the sequence head runs
+per window; models that mix time in from the first layer (ConvLSTM) get their windows in batches.
+The video streams through in chunks, so memory stays flat however long it is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from har.bundle import load_bundle
+from har.errors import ClipTooShortError, HarError, VideoError
+from har.video import VideoSource, extract_frames, iter_frames, open_video, sample_frame_indices, to_model_frame
+
+
+class Predictor:
+    """A model with its bundle metadata, split into a per-frame encoder and a sequence head where possible."""
+
+    def __init__(self, model, metadata: dict):
+        self.model = model
+        self.metadata = metadata
+        self.classes: list[str] = list(metadata["classes"])
+        self.sequence_length = int(metadata["sequence_length"])
+        self.image_size = (int(metadata["image_size"][0]), int(metadata["image_size"][1]))
+        self.encoder, self.head = split_per_frame(model, self.sequence_length, self.image_size)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Predictor:
+        """Load a model bundle (``.keras`` with metadata) for prediction."""
+        return cls(*load_bundle(path))
+
+    @property
+    def per_frame(self) -> bool:
+        """True when per-frame layers run once per frame (the fast sliding-window path)."""
+        return self.encoder is not None
+
+    def encode(self, frames: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Per-frame features of uint8 frames ``[n, H, W, 3]`` (the frames themselves without an encoder)."""
+        if self.encoder is None:
+            return frames
+        parts = [
+            _run(self.encoder, frames[i : i + batch_size, None], batch_size)[:, 0]
+            for i in range(0, len(frames), batch_size)
+        ]
+        return np.concatenate(parts)
+
+    def classify_windows(self, windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """Class probabilities of windows ``[n, T, ...]`` of encoded frames."""
+        network = self.head if self.head is not None else self.model
+        parts = [_run(network, windows[i : i + batch_size], batch_size) for i in range(0, len(windows), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.classes)), np.float32)
+
+
+def _run(network, batch: np.ndarray, batch_size: int) -> np.ndarray:
+    """``predict_on_batch`` with the batch padded to a fixed size, so the compiled function is reused."""
+    n = len(batch)
+    if n < batch_size:
+        batch = np.concatenate([batch, np.zeros((batch_size - n, *batch.shape[1:]), batch.dtype)])
+    return np.asarray(network.predict_on_batch(batch))[:n]
+
+
+def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
+    """Split a model into (per-frame encoder, sequence head) sharing its weights, or (None, None).
+
+    The encoder is the model's leading run of per-frame layers (``Rescaling`` and ``TimeDistributed``),
+    fed one frame at a time; the head is the rest, fed windows of encoded frames. Models without such a
+    run, or with branches, are not split.
+    """
+    import keras
+
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    k = 0
+    while k < len(layers) and isinstance(layers[k], keras.layers.Rescaling | keras.layers.TimeDistributed):
+        k += 1
+    if not any(isinstance(layer, keras.layers.TimeDistributed) for layer in layers[:k]) or k == len(layers):
+        return None, None
+    if not isinstance(model, keras.Sequential) and any(len(layer._inbound_nodes) != 1 for layer in layers):
+        return None, None
+    frame = keras.Input(shape=(1, *image_size, 3), dtype="uint8")
+    x = frame
+    for layer in layers[:k]:
+        x = layer(x)
+    encoder = keras.Model(frame, x, name="per_frame_encoder")
+    window = keras.Input(shape=(sequence_length, *x.shape[2:]))
+    y = window
+    for layer in layers[k:]:
+        y = layer(y)
+    return encoder, keras.Model(window, y, name="sequence_head")
+
+
+# --- writing H.264 -----------------------------------------------------------------------------------
+
+
+class H264Writer:
+    """Writes RGB frames to a browser-playable H.264 MP4 (ffmpeg from imageio-ffmpeg), atomically.
+
+    Frames go to a temporary file beside ``path``, renamed when the writer closes cleanly; on an error
+    the temporary file is deleted, so no half-written video is ever left under the final name.
+    """
+
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float):
+        import imageio_ffmpeg
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
+        width, height = size
+        self._writer = imageio_ffmpeg.write_frames(
+            str(self.tmp), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
+            quality=7, ffmpeg_log_level="error", output_params=["-movflags", "+faststart"],
+        )  # fmt: skip
+        self._writer.send(None)
+        self.frames = 0
+
+    def write(self, frame_rgb: np.ndarray) -> None:
+        """Append one RGB uint8 frame."""
+        self._writer.send(np.ascontiguousarray(frame_rgb))
+        self.frames += 1
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._writer.close()
+        finally:
+            if exc_type is None and self.frames:
+                os.replace(self.tmp, self.path)
+            else:
+                self.tmp.unlink(missing_ok=True)
+
+
+def draw_label(frame_rgb: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarray:
+    """Draw ``text`` on a dark band at the top-left of an RGB frame (in place) and return it."""
+    height = frame_rgb.shape[0]
+    scale = max(0.4, height / 480)
+    thickness = max(1, round(scale * 2))
+    (w, h), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    cv2.rectangle(frame_rgb, (0, 0), (w + 12, h + base + 12), (0, 0, 0), -1)
+    cv2.putText(frame_rgb, text, (6, h + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
+    return frame_rgb
+
+
+# --- sliding-window prediction -----------------------------------------------------------------------
+
+
+@dataclass
+class WindowPredictions:
+    """Per-window predictions over a video: window ``i`` ends at frame ``end_frames[i]``."""
+
+    classes: list[str]
+    fps: float
+    frame_count: int
+    end_frames: np.ndarray
+    probabilities: np.ndarray
+    output: Path | None = None
+    title: str = ""
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        """The top class of every window."""
+        return [self.classes[i] for i in self.probabilities.argmax(axis=1)]
+
+    @property
+    def seconds(self) -> np.ndarray:
+        """Time (s) at the end of every window."""
+        return self.end_frames / self.fps
+
+
+def _chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    chunk: list[np.ndarray] = []
+    for frame in frames:
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
+    for i, frame in enumerate(frames):
+        if limit is not None and i >= limit:
+            return
+        yield frame
+
+
+def _rate_and_count(source: VideoSource) -> tuple[float, int | None]:
+    """Frame rate (25 when the container does not say) and reported frame count (None when unknown)."""
+    capture = open_video(source)
+    fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    capture.release()
+    return (float(fps) if fps and 1 <= fps <= 240 else 25.0), (count if count > 0 else None)
+
+
+def predict_on_video(
+    predictor: Predictor | str | os.PathLike,
+    source: VideoSource,
+    out: str | os.PathLike | None = None,
+    *,
+    stride: int = 1,
+    smooth: int = 1,
+    batch_size: int = 64,
+    chunk_size: int = 256,
+    max_frames: int | None = None,
+    progress: bool = True,
+) -> WindowPredictions:
+    """Label every frame of a video with the action of the last ``sequence_length`` frames.
+
+    A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
+    ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
+    is written to an H.264 MP4 with its label and confidence drawn on it (same frame count and fps).
+    Raises ``ClipTooShortError`` (and leaves no file) when fewer frames than the sequence decode.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    if stride < 1 or smooth < 1:
+        raise HarError("stride and smooth must be at least 1")
+    if not isinstance(predictor, Predictor):
+        predictor = Predictor.load(predictor)
+    length, size = predictor.sequence_length, predictor.image_size
+    fps, total = _rate_and_count(source)
+    if max_frames is not None:
+        total = min(total or max_frames, max_frames)
+
+    writer = None
+    ends: list[int] = []
+    probabilities: list[np.ndarray] = []
+    recent: deque[np.ndarray] = deque(maxlen=smooth)
+    tail = None  # encoded last (length - 1) frames of the previous chunk
+    shown = None
+    seen = 0
+    started = time.perf_counter()
+    bar = None  # started once a full window has decoded: a too-short video ends with its error line only
+    try:
+        for chunk in _chunks(_limited(iter_frames(source), max_frames), chunk_size):
+            if bar is None and seen + len(chunk) >= length:
+                bar = tqdm(total=total, unit="frame", desc="Predicting", disable=not progress)
+            small = np.stack([to_model_frame(frame, size) for frame in chunk])
+            encoded = predictor.encode(small, batch_size)
+            buffer = encoded if tail is None else np.concatenate([tail, encoded])
+            first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
+            chunk_ends = [
+                e for e in range(seen, seen + len(chunk)) if e >= length - 1 and (e - length + 1) % stride == 0
+            ]
+            if chunk_ends:
+                views = np.lib.stride_tricks.sliding_window_view(buffer, length, axis=0)
+                windows = np.moveaxis(views[np.array(chunk_ends) - length + 1 - first], -1, 1)
+                chunk_probabilities = predictor.classify_windows(windows, batch_size)
+            else:
+                chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
+            if out is not None and writer is None:
+                writer = H264Writer(out, (chunk[0].shape[1], chunk[0].shape[0]), fps).__enter__()
+            next_end = 0
+            for i, frame in enumerate(chunk):
+                index = seen + i
+                if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
+                    recent.append(chunk_probabilities[next_end])
+                    shown = np.mean(recent, axis=0)
+                    ends.append(index)
+                    probabilities.append(shown)
+                    next_end += 1
+                if writer is not None:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                    if shown is None:
+                        draw_label(frame, f"collecting {length} frames...", (200, 200, 200))
+                    else:
+                        top = int(shown.argmax())
+                        draw_label(frame, f"{predictor.classes[top]} {shown[top]:.0%}")
+                    writer.write(frame)
+            tail = buffer[-(length - 1) :] if length > 1 else buffer[:0]
+            seen += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+        if seen < length:
+            raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than the sequence ({length})")
+    except BaseException as error:
+        if writer is not None:
+            writer.__exit__(type(error), error, None)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if writer is not None:
+        writer.__exit__(None, None, None)
+    elapsed = time.perf_counter() - started
+    return WindowPredictions(
+        classes=predictor.classes,
+        fps=fps,
+        frame_count=seen,
+        end_frames=np.array(ends, dtype=np.int64),
+        probabilities=np.array(probabilities, dtype=np.float32).reshape(-1, len(predictor.classes)),
+        output=Path(out) if out is not None else None,
+        title=_name(source),
+        timings={"seconds": elapsed, "frames_per_second": seen / elapsed if elapsed else float("nan")},
+    )
+
+
+def _name(source: VideoSource) -> str:
+    return f"webcam {source}" if isinstance(source, int) else Path(source).name
+
+
+# --- one label for the whole video ------------------------------------------------------------------
+
+
+@dataclass
+class ClipPrediction:
+    """The action of a whole video: the top label, its confidence, and the top-k."""
+
+    label: str
+    confidence: float
+    top: list[tuple[str, float]]
+
+    def __str__(self) -> str:
+        others = ", ".join(f"{name} {p:.1%}" for name, p in self.top[1:])
+        return f"Action predicted: {self.label} (confidence {self.confidence:.1%})" + (
+            f"; then {others}" if others else ""
+        )
+
+
+def predict_single_action(
+    predictor: Predictor | str | os.PathLike,
+    source: VideoSource,
+    *,
+    top_k: int = 3,
+    webcam_frames: int = 100,
+    verbose: bool = True,
+) -> ClipPrediction:
+    """Sample ``sequence_length`` frames evenly from the whole video (the training sampler) and classify them.
+
+    From a webcam, the first ``webcam_frames`` frames stand for the whole video.
+    """
+    if not isinstance(predictor, Predictor):
+        predictor = Predictor.load(predictor)
+    length, size = predictor.sequence_length, predictor.image_size
+    if isinstance(source, int):
+        frames = list(_limited(iter_frames(source), webcam_frames))
+        if len(frames) < length:
+            raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
+        clip = np.stack([to_model_frame(frames[i], size) for i in sample_frame_indices(len(frames), length)])
+    else:
+        clip = extract_frames(source, length, size)
+    probabilities = np.asarray(predictor.model.predict_on_batch(clip[None]))[0]
+    order = np.argsort(probabilities)[::-1][: max(1, top_k)]
+    top = [(predictor.classes[i], float(probabilities[i])) for i in order]
+    result = ClipPrediction(top[0][0], top[0][1], top)
+    if verbose:
+        print(result)
+    return result
+
+
+# --- notebooks ------------------------------------------------------------------------------------
+
+
+def show_video(path: str | os.PathLike, width: int = 480):
+    """Show an MP4 inline in Jupyter or Colab (embedded, so it survives in saved notebooks)."""
+    from IPython.display import Video
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such video to show")
+    return Video(str(path), embed=True, width=width, html_attributes="controls loop muted")

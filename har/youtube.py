@@ -1,0 +1,145 @@
+"""Video sources: a YouTube (or any yt-dlp-supported) URL, a local file, or a webcam index.
+
+The tutorial used ``pafy`` and ``youtube-dl``; neither works with YouTube any more (pafy is unmaintained
+and youtube-dl lags YouTube's changes), so this module uses ``yt-dlp`` through its Python API. YouTube
+often refuses machines it does not trust ("Sign in to confirm you're not a bot"), private and removed
+videos fail too: every failure raises one ``VideoSourceError`` that tells you to upload the video or point
+to a local file instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from har.errors import HarError, VideoError
+
+DEFAULT_VIDEO_DIR = Path("data/videos")
+FALLBACK_HINT = "upload the video (or copy it next to the notebook) and pass its local path instead"
+
+
+class VideoSourceError(HarError):
+    """A video could not be fetched or opened from the given source."""
+
+
+@dataclass(frozen=True)
+class Video:
+    """A video ready to read: a local file (or webcam index) and a title to show."""
+
+    source: Path | int
+    title: str
+
+
+def is_url(text: str) -> bool:
+    """True for http(s) URLs, which go through yt-dlp."""
+    return bool(re.match(r"^https?://", str(text), re.IGNORECASE))
+
+
+class _QuietLogger:
+    """yt-dlp logger that keeps the last error for our one-line message instead of printing it."""
+
+    def __init__(self):
+        self.errors: list[str] = []
+
+    def debug(self, message: str) -> None:
+        pass
+
+    info = warning = debug
+
+    def error(self, message: str) -> None:
+        self.errors.append(re.sub(r"^ERROR:\s*", "", message))
+
+
+def download_video(
+    url: str, out_dir: str | os.PathLike = DEFAULT_VIDEO_DIR, *, max_height: int = 480, progress: bool = True
+) -> Video:
+    """Download ``url`` with yt-dlp into ``out_dir`` and return the file and the video's title.
+
+    Prefers a single-file MP4 no taller than ``max_height`` (small, and no ffmpeg merge needed), then
+    any single file. The download happens in a temporary folder and only a complete file that OpenCV can
+    decode is moved into ``out_dir``; anything else is deleted and ``VideoSourceError`` is raised.
+    """
+    import yt_dlp
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    logger = _QuietLogger()
+    bar = None
+
+    def hook(status: dict) -> None:
+        nonlocal bar
+        if not progress or status.get("status") != "downloading":
+            return
+        if bar is None:
+            total = status.get("total_bytes") or status.get("total_bytes_estimate")
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video")
+        bar.update(status.get("downloaded_bytes", 0) - bar.n)
+
+    with tempfile.TemporaryDirectory(prefix=".download-", dir=out_dir) as tmp:
+        options = {
+            "format": f"best[ext=mp4][height<={max_height}]/best[height<={max_height}]/best",
+            "outtmpl": str(Path(tmp) / "%(id)s.%(ext)s"),
+            "noplaylist": True,
+            "quiet": True,
+            "no_warnings": True,
+            "noprogress": True,
+            "logger": logger,
+            "progress_hooks": [hook],
+            "retries": 2,
+            "socket_timeout": 30,
+        }
+        try:
+            with yt_dlp.YoutubeDL(options) as ydl:
+                info = ydl.extract_info(url, download=True)
+                downloaded = Path(ydl.prepare_filename(info))
+        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as error:
+            reason = logger.errors[-1] if logger.errors else str(error)
+            raise VideoSourceError(f"could not download {url}: {_short(reason)}; {FALLBACK_HINT}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        if not downloaded.is_file():
+            files = [p for p in Path(tmp).iterdir() if p.is_file() and not p.name.endswith(".part")]
+            if not files:
+                raise VideoSourceError(f"could not download {url}: nothing was saved; {FALLBACK_HINT}")
+            downloaded = files[0]
+        _check_decodes(downloaded, url)
+        final = out_dir / downloaded.name
+        shutil.move(downloaded, final)
+    return Video(final, str(info.get("title") or final.stem))
+
+
+def _short(reason: str) -> str:
+    return reason.strip().splitlines()[0][:300] if reason.strip() else "unknown error"
+
+
+def _check_decodes(path: Path, url: str) -> None:
+    from har.video import open_video
+
+    try:
+        capture = open_video(path)
+        ok = capture.grab()
+        capture.release()
+    except VideoError:
+        ok = False
+    if not ok:
+        raise VideoSourceError(f"{url} did not give a video that can be decoded; {FALLBACK_HINT}")
+
+
+def resolve_source(
+    source: str | os.PathLike | int, out_dir: str | os.PathLike = DEFAULT_VIDEO_DIR, *, progress: bool = True
+) -> Video:
+    """Turn what a user passes (URL, local path, or webcam index such as ``0`` or ``"0"``) into a ``Video``."""
+    if isinstance(source, int) or (isinstance(source, str) and source.isdigit()):
+        return Video(int(source), f"webcam {int(source)}")
+    if isinstance(source, str) and is_url(source):
+        return download_video(source, out_dir, progress=progress)
+    path = Path(source)
+    if not path.is_file():
+        raise VideoSourceError(f"{path}: no such video file (pass a file path, a URL or a webcam index)")
+    return Video(path, path.stem)

@@ -1,0 +1,149 @@
+import cv2
+import numpy as np
+import pytest
+from conftest import run_cli
+from media import truncate
+
+from har.bundle import bundle_metadata, save_bundle
+from har.demo import _group_look, render_clip, write_video
+from har.errors import ClipTooShortError, VideoError
+from har.models import baseline, convlstm, lrcn
+from har.predict import Predictor, predict_on_video, predict_single_action, show_video
+from har.video import count_decodable_frames, extract_frames, iter_frames, to_model_frame
+
+CLASSES = ["Grow", "Shrink", "SpinClockwise", "SpinCounterClockwise"]
+T = 8
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    """Untrained bundles (prediction plumbing does not care how good the weights are)."""
+    folder = tmp_path_factory.mktemp("bundles")
+    meta = bundle_metadata(CLASSES, T, (64, 64))
+    return {
+        name: save_bundle(build(4, T, (64, 64)), folder / f"{name}.keras", meta)
+        for name, build in (("lrcn", lrcn), ("baseline", baseline), ("convlstm", convlstm))
+    }
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory):
+    """A 45-frame 96x72 demo clip at 25 fps."""
+    look = _group_look(0, 1, 96, 72, 2)
+    frames = render_clip("SpinClockwise", look, np.random.default_rng(1), 45, 96, 72)
+    return write_video(tmp_path_factory.mktemp("video") / "spin.avi", frames, 25)
+
+
+def naive_window_probabilities(predictor, path, ends):
+    """The tutorial's way: one full model call per window of the last T frames."""
+    small = [to_model_frame(f, (64, 64)) for f in iter_frames(path)]
+    return np.array([predictor.model.predict_on_batch(np.array(small[e - T + 1 : e + 1])[None])[0] for e in ends])
+
+
+@pytest.mark.parametrize(("name", "per_frame"), [("lrcn", True), ("baseline", True), ("convlstm", False)])
+def test_windows_match_the_naive_loop_across_chunk_boundaries(bundles, video, name, per_frame):
+    predictor = Predictor.load(bundles[name])
+    assert predictor.per_frame is per_frame
+    result = predict_on_video(predictor, video, chunk_size=7, progress=False)
+    assert result.frame_count == 45
+    np.testing.assert_array_equal(result.end_frames, np.arange(T - 1, 45))
+    expected = naive_window_probabilities(predictor, video, result.end_frames)
+    np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+    assert result.labels == [CLASSES[i] for i in expected.argmax(axis=1)]
+
+
+def test_stride_and_smoothing(bundles, video):
+    predictor = Predictor.load(bundles["lrcn"])
+    plain = predict_on_video(predictor, video, progress=False)
+    strided = predict_on_video(predictor, video, stride=5, progress=False)
+    np.testing.assert_array_equal(strided.end_frames, np.arange(T - 1, 45, 5))
+    np.testing.assert_allclose(strided.probabilities, plain.probabilities[::5], atol=1e-6)
+    smooth = predict_on_video(predictor, video, smooth=3, progress=False)
+    raw = plain.probabilities
+    np.testing.assert_allclose(smooth.probabilities[5], raw[3:6].mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(smooth.probabilities[0], raw[0], atol=1e-6)
+
+
+def test_annotated_output_is_h264_with_every_frame(tmp_path, bundles, video):
+    out = tmp_path / "out" / "annotated.mp4"
+    result = predict_on_video(bundles["lrcn"], video, out, progress=False)
+    assert result.output == out and out.is_file()
+    capture = cv2.VideoCapture(str(out))
+    codec = int(capture.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little").decode().lower()
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    capture.release()
+    assert codec in {"avc1", "h264"} and abs(fps - 25) < 0.01 and size == (96, 72)
+    assert count_decodable_frames(out) == count_decodable_frames(video) == 45
+    first, late = extract_frames(out, 45, (72, 96))[[0, 30]]
+    assert not np.array_equal(first[:12, :40], late[:12, :40])  # the label band changed once windows were full
+    assert sorted(p.name for p in out.parent.iterdir()) == ["annotated.mp4"]
+
+
+def test_output_size_and_lying_frame_count_follow_what_decodes(tmp_path, bundles, video):
+    cut = truncate(video, tmp_path / "cut.avi", 0.7)
+    decoded = count_decodable_frames(cut)
+    result = predict_on_video(bundles["baseline"], cut, tmp_path / "cut.mp4", progress=False)
+    assert result.frame_count == decoded and count_decodable_frames(tmp_path / "cut.mp4") == decoded
+
+
+def test_too_short_or_broken_videos_leave_nothing_behind(tmp_path, bundles):
+    look = _group_look(0, 2, 96, 72, 2)
+    short = write_video(tmp_path / "short.avi", render_clip("Grow", look, np.random.default_rng(0), 5, 96, 72))
+    with pytest.raises(ClipTooShortError, match="only 5 frames decode"):
+        predict_on_video(bundles["lrcn"], short, tmp_path / "short.mp4", progress=False)
+    (tmp_path / "broken.avi").write_bytes(b"not a video" * 100)
+    with pytest.raises(VideoError, match="cannot be opened"):
+        predict_on_video(bundles["lrcn"], tmp_path / "broken.avi", tmp_path / "broken.mp4", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.avi", "short.avi"]
+
+
+def test_single_action_uses_the_training_sampler(bundles, video, capsys):
+    predictor = Predictor.load(bundles["lrcn"])
+    result = predict_single_action(predictor, video, top_k=3)
+    expected = predictor.model.predict_on_batch(extract_frames(video, T, (64, 64))[None])[0]
+    assert result.label == CLASSES[int(expected.argmax())]
+    assert result.confidence == pytest.approx(float(expected.max()), abs=1e-6)
+    assert [p for _, p in result.top] == sorted((p for _, p in result.top), reverse=True) and len(result.top) == 3
+    assert f"Action predicted: {result.label}" in capsys.readouterr().out
+
+
+def test_show_video_embeds_the_mp4(tmp_path, bundles, video):
+    out = predict_on_video(bundles["lrcn"], video, tmp_path / "a.mp4", progress=False).output
+    html = show_video(out)._repr_html_()
+    assert "data:video/mp4;base64," in html
+    with pytest.raises(VideoError):
+        show_video(tmp_path / "missing.mp4")
+
+
+def test_cli_predict_window_and_whole(tmp_path, bundles, video):
+    out = tmp_path / "cli.mp4"
+    window = run_cli("predict", str(bundles["lrcn"]), str(video), "--out", str(out), "--stride", "2")
+    assert window.returncode == 0, window.stderr
+    assert count_decodable_frames(out) == 45 and "Annotated video" in window.stdout
+    whole = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole")
+    assert whole.returncode == 0, whole.stderr
+    assert "Action predicted:" in whole.stdout
+
+
+@pytest.mark.parametrize(
+    ("model", "source", "message"),
+    [
+        ("lrcn", "{tmp}/broken.avi", "cannot be opened as a video"),
+        ("lrcn", "{tmp}/short.avi", "fewer than the sequence"),
+        ("lrcn", "{tmp}/missing.avi", "no such video file"),
+        ("{tmp}/broken.avi", "{tmp}/short.avi", "not a model bundle"),
+        ("lrcn", "http://127.0.0.1:9/video.mp4", "could not download"),
+    ],
+)
+def test_cli_predict_bad_input(tmp_path, bundles, model, source, message):
+    (tmp_path / "broken.avi").write_bytes(b"junk" * 100)
+    look = _group_look(0, 3, 96, 72, 2)
+    write_video(tmp_path / "short.avi", render_clip("Grow", look, np.random.default_rng(0), 4, 96, 72))
+    model = str(bundles[model]) if model in bundles else model.format(tmp=tmp_path)
+    out = tmp_path / "never.mp4"
+    result = run_cli("predict", model, source.format(tmp=tmp_path), "--out", str(out))
+    assert result.returncode == 1
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp.mp4"))
