@@ -109,7 +109,7 @@ def _train(args: argparse.Namespace) -> None:
     print(f"{dataset.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
     result = fit_split(
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-        learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2,
+        learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
         metadata={"cache": str(args.cache), "test_size": args.test_size},
     )  # fmt: skip
     from har.evaluate import evaluate_model
@@ -200,9 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
-    p.add_argument("--classes", type=int, default=4, help="number of classes, 2-8 (default 4)")
-    p.add_argument("--groups", type=int, default=8, help="groups per class (default 8)")
-    p.add_argument("--clips-per-group", type=int, default=4, help="clips per group (default 4)")
+    p.add_argument("--classes", type=int, default=4, help="number of classes, 2-10 (default 4)")
+    p.add_argument("--groups", type=int, default=16, help="groups per class (default 16)")
+    p.add_argument("--clips-per-group", type=int, default=2, help="clips per group (default 2)")
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same clips (default 0)")
@@ -238,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
     p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
+    p.add_argument("--augment", action="store_true",
+                   help="mirror clips left-right at random (not for direction classes such as SlideLeft)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
 
     p = sub.add_parser("evaluate", help="test a model bundle on a dataset cache; write a confusion matrix")

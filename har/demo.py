@@ -5,8 +5,8 @@ look (background, scenery, colours, the actor's shape), and that look depends on
 group 3 of every class shows the same actor in the same place, just as UCF50's groups share actor, place
 and camera. So a model can only tell classes apart by what the actor *does*.
 
-The classes come in pairs that differ **only in motion** (Grow vs Shrink, SpinClockwise vs
-SpinCounterClockwise, ...): any single frame of one could be a frame of the other, but a sequence
+The classes come in pairs that differ **only in motion** (Grow vs Shrink, Flatten vs Stretch,
+SpinClockwise vs SpinCounterClockwise, ...): any single frame of one could be a frame of the other, but a sequence
 tells them apart. That is what makes the demo a fair test of models that use time.
 """
 
@@ -20,9 +20,13 @@ import cv2
 import numpy as np
 
 #: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
+#: The first four change a property of the whole actor (size, aspect), which every model here can read;
+#: spinning and sliding need a model that keeps track of where things are (ConvLSTM does, LRCN hardly).
 DEMO_CLASSES = (
     "Grow",
     "Shrink",
+    "Flatten",
+    "Stretch",
     "SpinClockwise",
     "SpinCounterClockwise",
     "SlideLeft",
@@ -62,32 +66,37 @@ def _group_look(seed: int, group: int, width: int, height: int, margin: int) -> 
             cv2.rectangle(scenery, (x, y), (x + w, y + h), colour, -1)
         else:
             cv2.ellipse(scenery, (x, y), (w // 2, h // 2), 0, 0, 360, colour, -1)
-    background = cv2.GaussianBlur(cv2.addWeighted(scenery, 0.5, background, 0.5, 0), (5, 5), 0)
+    background = cv2.GaussianBlur(cv2.addWeighted(scenery, 0.35, background, 0.65, 0), (5, 5), 0)
     mean = background.reshape(-1, 3).mean(axis=0)
     while True:  # a bright actor that stands out from the place
-        colour = rng.integers(120, 256, 3)
-        if np.abs(colour - mean).sum() > 250:
+        colour = rng.integers(150, 256, 3)
+        if np.abs(colour - mean).sum() > 300:
             break
     shape_names = sorted(SHAPES)
     return {
         "background": background,
         "shape": SHAPES[shape_names[rng.integers(len(shape_names))]],
         "colour": tuple(int(c) for c in colour),
-        "radius": float(rng.uniform(0.2, 0.26) * min(width, height)),
+        "radius": float(rng.uniform(0.26, 0.32) * min(width, height)),
         "angle": float(rng.uniform(0, 2 * np.pi)),
         "speed": float(rng.uniform(0.8, 1.2)),
     }
 
 
 def _actor_path(name: str, n: int, look: dict, rng: np.random.Generator, width: int, height: int):
-    """Per-frame centre (x, y), radius and angle of the actor for one clip of class ``name``."""
+    """Per-frame centre (x, y), radius, angle and aspect (width / height stretch) of the actor in one clip."""
     t = np.linspace(0.0, 1.0, n)
     cx = width / 2 + rng.uniform(-0.1, 0.1) * width + np.zeros(n)
     cy = height / 2 + rng.uniform(-0.1, 0.1) * height + np.zeros(n)
     radius = look["radius"] * rng.uniform(0.8, 1.1) + np.zeros(n)
     angle = look["angle"] + rng.uniform(-0.2, 0.2) + np.zeros(n)
-    direction = 1.0 if name in ("Grow", "SpinClockwise", "SlideRight", "Fall") else -1.0
-    if name in ("Grow", "Shrink"):
+    aspect = np.ones(n)
+    direction = 1.0 if name in ("Grow", "Flatten", "SpinClockwise", "SlideRight", "Fall") else -1.0
+    if name in ("Flatten", "Stretch"):
+        # From tall and thin to wide and flat (or back), keeping the area: log-aspect runs from -a to +a.
+        span = rng.uniform(0.8, 1.1)
+        aspect = np.exp(direction * span * (2 * t - 1))
+    elif name in ("Grow", "Shrink"):
         small, large = rng.uniform(0.35, 0.6), rng.uniform(1.15, 1.5)
         ramp = t if direction > 0 else 1 - t
         radius = look["radius"] * (small + (large - small) * ramp)
@@ -103,7 +112,7 @@ def _actor_path(name: str, n: int, look: dict, rng: np.random.Generator, width: 
         cy = height / 2 + direction * span * (t - 0.5) * 2
     else:
         raise ValueError(f"unknown demo class {name!r}")
-    return cx, cy, radius, angle
+    return cx, cy, radius, angle, aspect
 
 
 def render_clip(
@@ -111,7 +120,7 @@ def render_clip(
 ) -> list[np.ndarray]:
     """Draw the BGR frames of one clip of class ``name`` in a group's ``look``."""
     margin = (look["background"].shape[0] - height) // 2
-    cx, cy, radius, angle = _actor_path(name, n_frames, look, rng, width, height)
+    cx, cy, radius, angle, aspect = _actor_path(name, n_frames, look, rng, width, height)
     shake = rng.integers(-margin, margin + 1, size=(n_frames, 2))  # a hand-held camera
     flicker = 1.0 + rng.normal(0, 0.03, n_frames)
     frames = []
@@ -119,7 +128,8 @@ def render_clip(
         dx, dy = shake[i]
         frame = look["background"][margin + dy : margin + dy + height, margin + dx : margin + dx + width].copy()
         c, s = np.cos(angle[i]), np.sin(angle[i])
-        points = look["shape"] @ np.array([[c, s], [-s, c]]) * radius[i] + (cx[i], cy[i])
+        stretch = np.array([np.sqrt(aspect[i]), 1 / np.sqrt(aspect[i])])  # in screen axes, after turning
+        points = (look["shape"] @ np.array([[c, s], [-s, c]])) * stretch * radius[i] + (cx[i], cy[i])
         cv2.fillPoly(frame, [np.round(points * 16).astype(np.int32)], look["colour"], cv2.LINE_AA, shift=4)
         frames.append(cv2.convertScaleAbs(frame, alpha=float(flicker[i])))
     return frames
@@ -152,8 +162,8 @@ def make_demo_dataset(
     out_dir: str | os.PathLike,
     *,
     n_classes: int = 4,
-    groups: int = 8,
-    clips_per_group: int = 4,
+    groups: int = 16,
+    clips_per_group: int = 2,
     frames: tuple[int, int] = (40, 70),
     size: tuple[int, int] = (160, 120),
     fps: float = 25.0,
@@ -162,7 +172,7 @@ def make_demo_dataset(
 ) -> Path:
     """Generate the demo dataset in UCF50 layout under ``out_dir`` and return ``out_dir``.
 
-    ``n_classes`` takes the first classes of ``DEMO_CLASSES`` (2 to 8); every class gets ``groups`` groups
+    ``n_classes`` takes the first classes of ``DEMO_CLASSES`` (2 to 10); every class gets ``groups`` groups
     of ``clips_per_group`` clips, each clip between ``frames[0]`` and ``frames[1]`` frames of
     ``size`` = (width, height). The same arguments always give the same clips. If ``out_dir`` already
     holds a demo dataset made with the same arguments, nothing is written.
@@ -210,3 +220,26 @@ def make_demo_dataset(
     if progress:
         print(f"Wrote {len(jobs)} clips of {n_classes} classes to {out_dir}")
     return out_dir
+
+
+def make_demo_video(
+    path: str | os.PathLike,
+    actions: tuple[str, ...] = ("Grow", "Flatten", "Shrink", "Stretch"),
+    *,
+    frames_per_action: int = 60,
+    size: tuple[int, int] = (320, 240),
+    group: int = 99,
+    seed: int = 0,
+    fps: float = 25.0,
+) -> Path:
+    """One video in which an actor from a group never used for training performs ``actions`` in turn.
+
+    The stand-in for a YouTube video in quick mode: a sliding-window prediction over it should change
+    its label as the action changes.
+    """
+    width, height = int(size[0]), int(size[1])
+    look = _group_look(seed, group, width, height, 2)
+    frames = []
+    for i, name in enumerate(actions):
+        frames += render_clip(name, look, np.random.default_rng([seed, 3, group, i]), frames_per_action, width, height)
+    return write_video(path, frames, fps)

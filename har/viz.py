@@ -123,6 +123,29 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *, title: str 
     return fig
 
 
+def plot_label_timeline(result, *, title: str | None = None):
+    """Probabilities of every class over a video (from ``har.predict.predict_on_video``), top label shaded."""
+    import matplotlib.pyplot as plt
+
+    fig, (band, lines) = _figure(2, 1, figsize=(11, 4), sharex=True, gridspec_kw={"height_ratios": [1, 4]})
+    seconds = result.seconds
+    colours = plt.get_cmap("tab10")
+    top = result.probabilities.argmax(axis=1)
+    step = 1 / result.fps
+    for i, name in enumerate(result.classes):
+        lines.plot(seconds, result.probabilities[:, i], color=colours(i % 10), label=name)
+        band.bar(seconds[top == i], 1, width=step, color=colours(i % 10), align="edge", linewidth=0)
+    band.set_yticks([])
+    band.set_title(title or f"Predicted action over time: {result.title}", fontsize=11)
+    lines.set_ylim(0, 1)
+    lines.set_xlabel("time (s) at the end of each window")
+    lines.set_ylabel("probability")
+    lines.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
+    lines.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save a figure as PNG (creating folders) and return the path."""
     path = Path(path)

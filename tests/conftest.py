@@ -14,6 +14,7 @@ from har.demo import make_demo_dataset
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))  # the notebook source and runner (scripts/notebooks.py, run_notebooks.py)
 
 
 @pytest.fixture(scope="session")

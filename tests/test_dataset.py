@@ -41,7 +41,7 @@ def test_discover_ignores_stray_files_and_picks_classes(messy_root):
     names = {c.relative for c in clips}
     assert "Grow/.DS_Store" not in names and "Grow/Thumbs.db" not in names
     assert {"README.txt", "Grow/Thumbs.db"} <= set(stray)
-    assert {c.class_name for c in clips} == {"Grow", "Shrink", "SpinClockwise", "SpinCounterClockwise"}
+    assert {c.class_name for c in clips} == {"Grow", "Shrink", "Flatten", "Stretch"}
     clips, _ = discover_clips(messy_root, ["Shrink", "Grow"])
     assert clips[0].class_name == "Shrink"
     with pytest.raises(DatasetError, match="no folder for class"):
@@ -62,7 +62,7 @@ def test_cache_matches_the_contract(tmp_path, demo_root):
     for label, group, path in zip(labels, groups, paths, strict=True):
         assert path.startswith(classes[label] + "/")
         assert group == parse_group(path)
-    i = paths.index("SpinClockwise/v_SpinClockwise_g02_c01.avi")
+    i = paths.index("Flatten/v_Flatten_g02_c01.avi")
     np.testing.assert_array_equal(frames[i], extract_frames(demo_root / paths[i], 20, (64, 64)))
 
 
@@ -152,7 +152,7 @@ def test_cli_demo_data_then_build_dataset(tmp_path):
     [
         (["build-dataset", "/nonexistent/folder"], "no such dataset folder"),
         (["build-dataset", "{tmp}", "--classes", "Nope"], "no folder for class"),
-        (["demo-data", "{tmp}/x", "--classes", "12"], "n_classes must be between 2 and 8"),
+        (["demo-data", "{tmp}/x", "--classes", "12"], "n_classes must be between 2 and 10"),
     ],
 )
 def test_cli_bad_input_is_one_line_no_traceback(tmp_path, args, message):

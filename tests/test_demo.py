@@ -56,12 +56,14 @@ def test_a_group_shares_its_place_across_classes(demo_root):
         frames = extract_frames(demo_root / name / f"v_{name}_g{group:02d}_c01.avi", 10, (72, 96)).astype(float)
         return np.concatenate([frames[:, :6].mean(axis=0), frames[:, -6:].mean(axis=0)])
 
-    same = np.abs(border("Grow", 1) - border("SpinClockwise", 1)).mean()
+    same = np.abs(border("Grow", 1) - border("Flatten", 1)).mean()
     other = np.abs(border("Grow", 1) - border("Grow", 2)).mean()
     assert same < 10 and other > 3 * same
 
 
-@pytest.mark.parametrize(("forward", "backward"), [("Grow", "Shrink"), ("SlideLeft", "SlideRight"), ("Rise", "Fall")])
+@pytest.mark.parametrize(
+    ("forward", "backward"), [("Grow", "Shrink"), ("Flatten", "Stretch"), ("SlideLeft", "SlideRight"), ("Rise", "Fall")]
+)
 def test_paired_classes_show_the_same_frames_in_opposite_order(forward, backward):
     look = _group_look(0, 1, 160, 120, 2)
     a = _actor_path(forward, 30, look, np.random.default_rng(7), 160, 120)
@@ -74,10 +76,16 @@ def test_spin_pair_differs_only_in_direction():
     look = _group_look(0, 1, 160, 120, 2)
     cw = _actor_path("SpinClockwise", 30, look, np.random.default_rng(7), 160, 120)
     ccw = _actor_path("SpinCounterClockwise", 30, look, np.random.default_rng(7), 160, 120)
-    for i in range(3):  # centre and size are identical
+    for i in (0, 1, 2, 4):  # centre, size and aspect are identical
         np.testing.assert_allclose(cw[i], ccw[i])
     np.testing.assert_allclose(cw[3] - cw[3][0], -(ccw[3] - ccw[3][0]))
     assert np.all(np.diff(cw[3]) > 0)
+
+
+def test_flatten_keeps_the_area_and_turns_tall_into_wide():
+    look = _group_look(0, 1, 160, 120, 2)
+    *_, aspect = _actor_path("Flatten", 30, look, np.random.default_rng(3), 160, 120)
+    assert aspect[0] < 0.5 and aspect[-1] > 2 and np.all(np.diff(aspect) > 0)
 
 
 def test_actor_really_grows_and_shrinks_in_the_video(demo_root):
@@ -95,6 +103,6 @@ def test_actor_really_grows_and_shrinks_in_the_video(demo_root):
 
 def test_bad_options_are_refused(tmp_path):
     with pytest.raises(ValueError, match="n_classes"):
-        make_demo_dataset(tmp_path / "x", n_classes=9, progress=False)
+        make_demo_dataset(tmp_path / "x", n_classes=11, progress=False)
     with pytest.raises(ValueError, match="size"):
         make_demo_dataset(tmp_path / "x", size=(15, 16), progress=False)

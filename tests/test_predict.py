@@ -11,7 +11,7 @@ from har.models import baseline, convlstm, lrcn
 from har.predict import Predictor, predict_on_video, predict_single_action, show_video
 from har.video import count_decodable_frames, extract_frames, iter_frames, to_model_frame
 
-CLASSES = ["Grow", "Shrink", "SpinClockwise", "SpinCounterClockwise"]
+CLASSES = ["Grow", "Shrink", "Flatten", "Stretch"]
 T = 8
 
 

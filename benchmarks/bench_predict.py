@@ -1,0 +1,93 @@
+"""Sliding-window prediction speed: the tutorial's one-``predict``-per-frame loop vs ``har.predict``.
+
+Run: ``.venv/bin/python benchmarks/bench_predict.py [--model lrcn] [--frames 600]``.
+Same model (tutorial-size, untrained: speed does not depend on the weights), same 320x240 video. Both
+decode every frame, resize it to 64x64 and classify the last 20 frames at every frame; the tutorial's
+loop calls ``model.predict`` on one window at a time (and, like the tutorial, writes the annotated
+frames with OpenCV), ``har.predict.predict_on_video`` runs per-frame layers once per frame and
+batches the windows, and writes H.264.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections import deque
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import cv2
+import numpy as np
+
+from har.bundle import bundle_metadata, save_bundle
+from har.demo import _group_look, render_clip, write_video
+from har.models import build_model
+from har.predict import Predictor, predict_on_video
+
+T = 20
+
+
+def tutorial_loop(model, video: Path, out: Path, classes: list[str]) -> int:
+    """The tutorial's predict_on_video: a deque of the last 20 frames, model.predict at every frame."""
+    reader = cv2.VideoCapture(str(video))
+    width, height = int(reader.get(cv2.CAP_PROP_FRAME_WIDTH)), int(reader.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), reader.get(cv2.CAP_PROP_FPS), (width, height))
+    queue: deque = deque(maxlen=T)
+    label, frames = "", 0
+    while True:
+        ok, frame = reader.read()
+        if not ok:
+            break
+        frames += 1
+        resized = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), (64, 64))
+        queue.append(resized)
+        if len(queue) == T:
+            probabilities = model.predict(np.expand_dims(np.array(queue), axis=0), verbose=0)[0]
+            label = classes[int(np.argmax(probabilities))]
+        cv2.putText(frame, label, (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1, (0, 255, 0), 2)
+        writer.write(frame)
+    reader.release()
+    writer.release()
+    return frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="lrcn", choices=("lrcn", "convlstm", "baseline"))
+    parser.add_argument("--frames", type=int, default=600)
+    args = parser.parse_args()
+    classes = ["Grow", "Shrink", "SpinClockwise", "SpinCounterClockwise"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        look = _group_look(0, 1, 320, 240, 2)
+        video = write_video(tmp / "video.avi", render_clip("SpinClockwise", look, np.random.default_rng(0),
+                                                           args.frames, 320, 240))  # fmt: skip
+        model = build_model(args.model, len(classes))
+        bundle = save_bundle(model, tmp / "m.keras", bundle_metadata(classes, T, (64, 64)))
+        predictor = Predictor.load(bundle)
+        predict_on_video(predictor, video, tmp / "warm.mp4", max_frames=80, progress=False)  # compile once
+        model.predict(np.zeros((1, T, 64, 64, 3), np.uint8), verbose=0)
+
+        start = time.perf_counter()
+        frames = tutorial_loop(model, video, tmp / "tutorial.mp4", classes)
+        tutorial = frames / (time.perf_counter() - start)
+        start = time.perf_counter()
+        result = predict_on_video(predictor, video, tmp / "har.mp4", progress=False)
+        ours = result.frame_count / (time.perf_counter() - start)
+        start = time.perf_counter()
+        predict_on_video(predictor, video, None, progress=False)
+        no_video = result.frame_count / (time.perf_counter() - start)
+
+    path = "per-frame layers once per frame" if predictor.per_frame else "batched windows"
+    print(f"{args.model}, {frames} frames of 320x240, windows of {T} at every frame, {os.cpu_count()} cores")
+    print(f"{'method':<52}{'frames/s':>10}{'speed-up':>10}")
+    print(f"{'tutorial loop (model.predict per frame, mp4v out)':<52}{tutorial:>10.1f}{1:>9.1f}x")
+    print(f"{'har predict_on_video (' + path + ', H.264 out)':<52}{ours:>10.1f}{ours / tutorial:>9.1f}x")
+    print(f"{'har predict_on_video, no output video':<52}{no_video:>10.1f}{no_video / tutorial:>9.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Where the course keeps its files, and what the notebooks' Setup and parameters cells need.
+
+Files live under one work folder, the same for every notebook whatever folder it runs from:
+``HAR_WORKDIR`` when set (``make demo`` points it at ``build/``); otherwise the checkout ``har`` was
+installed from (its ``data/`` and ``models/`` folders); otherwise the current folder.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+from har.errors import HarError
+
+
+def workdir() -> Path:
+    """The folder that holds ``data/`` and ``models/``."""
+    if os.environ.get("HAR_WORKDIR"):
+        return Path(os.environ["HAR_WORKDIR"]).expanduser().resolve()
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data").is_dir():
+        return checkout
+    return Path.cwd()
+
+
+def data_dir() -> Path:
+    """``<workdir>/data``: datasets, caches and videos (created if missing)."""
+    path = workdir() / "data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def models_dir() -> Path:
+    """``<workdir>/models``: trained model bundles (created if missing)."""
+    path = workdir() / "models"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def quick_mode() -> bool:
+    """True when ``HAR_QUICK=1``: notebooks use the demo dataset and few epochs (CI, ``make demo``)."""
+    return os.environ.get("HAR_QUICK", "0").lower() in ("1", "true", "yes")
+
+
+def dataset_root(dataset: str) -> Path:
+    """The folder of a dataset: ``"demo"`` (generated if missing), ``"ucf50"`` or a folder of your own."""
+    if dataset == "demo":
+        from har.demo import make_demo_dataset
+
+        return make_demo_dataset(data_dir() / "demo")
+    if dataset.lower() == "ucf50":
+        root = data_dir() / "UCF50"
+        if not root.is_dir():
+            raise HarError(f"{root} is missing: run 01_download_and_explore_ucf50 (or `python -m har download`)")
+        return root
+    root = Path(dataset).expanduser()
+    if not root.is_dir():
+        raise HarError(f"{root}: no such dataset folder (expected one sub-folder of videos per class)")
+    return root
+
+
+def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
+    """Where notebook 02 writes the dataset cache that later notebooks load."""
+    name = dataset if dataset in ("demo", "ucf50") else Path(dataset).name
+    return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}.npz"
+
+
+def require(path: Path, notebook: str) -> Path:
+    """Return ``path`` if it exists, else raise an error naming the notebook that makes it."""
+    if not Path(path).exists():
+        raise HarError(f"{path} is missing: run {notebook} first")
+    return Path(path)
+
+
+def environment_report(with_tensorflow: bool = False) -> str:
+    """Versions of Python, har, OpenCV (and TensorFlow/Keras), and whether a GPU is present."""
+    import cv2
+
+    import har
+
+    lines = [f"Python {platform.python_version()}, har {har.__version__}, OpenCV {cv2.__version__}"]
+    if with_tensorflow:
+        import keras
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        lines.append(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({keras.backend.backend()} backend)")
+        has_gpu = bool(gpus)
+    else:
+        has_gpu = shutil.which("nvidia-smi") is not None
+    if has_gpu:
+        lines.append("GPU: found; training will use it.")
+    else:
+        hint = " (Colab: Runtime > Change runtime type > GPU)" if "google.colab" in sys.modules else ""
+        lines.append(f"GPU: none. Fine for this notebook's quick mode; full training wants a GPU{hint}.")
+    return "\n".join(lines)
