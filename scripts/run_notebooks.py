@@ -45,7 +45,11 @@ def run_notebooks(
         notebook = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         client = NotebookClient(
-            notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+            notebook,
+            timeout=timeout,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its "running over TCP" warning
         )
         try:
             client.execute()
