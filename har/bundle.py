@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,17 +44,12 @@ def save_bundle(model: keras.Model, path: str | os.PathLike, metadata: dict) -> 
     missing = {"classes", "sequence_length", "image_size"} - set(metadata)
     if missing:
         raise BundleError(f"bundle metadata lacks {', '.join(sorted(missing))}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
+    from har.workspace import atomic_write
+
+    with atomic_write(path, suffix=".keras") as tmp:
         model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_NAME, json.dumps(metadata, indent=2))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

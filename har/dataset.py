@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -256,25 +255,19 @@ def build_dataset(
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
     """Write the cache atomically: to a temporary file in the same folder, renamed only when complete."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(
-                handle,
-                frames=dataset.frames,
-                labels=dataset.labels,
-                groups=dataset.groups,
-                classes=np.array(dataset.classes, dtype=str),
-                paths=np.array(dataset.paths, dtype=str),
-                settings=np.array(json.dumps(dataset.settings)),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from har.workspace import atomic_write
+
+    with atomic_write(path) as tmp, tmp.open("wb") as handle:
+        np.savez(
+            handle,
+            frames=dataset.frames,
+            labels=dataset.labels,
+            groups=dataset.groups,
+            classes=np.array(dataset.classes, dtype=str),
+            paths=np.array(dataset.paths, dtype=str),
+            settings=np.array(json.dumps(dataset.settings)),
+        )
+    return Path(path)
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:

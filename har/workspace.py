@@ -11,6 +11,9 @@ import os
 import platform
 import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from har.errors import HarError
@@ -38,6 +41,25 @@ def models_dir() -> Path:
     path = workdir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it becomes ``path`` when the block ends well, else it is deleted.
+
+    So a crash or an error never leaves a half-written file under the final name. ``suffix`` is the
+    temporary file's ending (Keras, for one, insists on ``.keras``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def quick_mode() -> bool:
