@@ -83,10 +83,15 @@ def main() -> None:
 
     path = "per-frame layers once per frame" if predictor.per_frame else "batched windows"
     print(f"{args.model}, {frames} frames of 320x240, windows of {T} at every frame, {os.cpu_count()} cores")
-    print(f"{'method':<52}{'frames/s':>10}{'speed-up':>10}")
-    print(f"{'tutorial loop (model.predict per frame, mp4v out)':<52}{tutorial:>10.1f}{1:>9.1f}x")
-    print(f"{'har predict_on_video (' + path + ', H.264 out)':<52}{ours:>10.1f}{ours / tutorial:>9.1f}x")
-    print(f"{'har predict_on_video, no output video':<52}{no_video:>10.1f}{no_video / tutorial:>9.1f}x")
+    rows = [
+        ("tutorial loop (model.predict per frame, mp4v out)", tutorial),
+        (f"har predict_on_video ({path}, H.264 out)", ours),
+        ("har predict_on_video, no output video", no_video),
+    ]
+    width = max(len(name) for name, _ in rows) + 2
+    print(f"{'method':<{width}}{'frames/s':>10}{'speed-up':>10}")
+    for name, rate in rows:
+        print(f"{name:<{width}}{rate:>10.1f}{rate / tutorial:>9.1f}x")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from har import IMAGE_HEIGHT, SEQUENCE_LENGTH, UCF50_URL, HarError
 
+# TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int | None]] = {}
 
 

@@ -35,11 +35,26 @@ def run_notebooks(
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if names:
         paths = [p for p in paths if p.stem in names or p.name in names]
-    os.environ["HAR_QUICK"] = "1" if quick else "0"
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    settings = {
+        "HAR_QUICK": "1" if quick else "0",
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",  # figures inline, whatever the caller uses
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
     if workdir is not None:
-        os.environ["HAR_WORKDIR"] = str(Path(workdir).resolve())
+        settings["HAR_WORKDIR"] = str(Path(workdir).resolve())
+    saved = {name: os.environ.get(name) for name in settings}
+    os.environ.update(settings)  # kernels inherit this process's environment
+    try:
+        return _run(paths, out_dir, timeout)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _run(paths: list[Path], out_dir: Path | None, timeout: int) -> list[tuple[str, float]]:
     timings = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
