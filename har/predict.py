@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -237,6 +238,7 @@ def predict_on_video(
         total = min(total or max_frames, max_frames)
 
     writer = None
+    bar = None  # started once a full window has decoded: a too-short video ends with its error line only
     ends: list[int] = []
     probabilities: list[np.ndarray] = []
     recent: deque[np.ndarray] = deque(maxlen=smooth)
@@ -244,11 +246,10 @@ def predict_on_video(
     shown = None
     seen = 0
     started = time.perf_counter()
-    bar = None  # started once a full window has decoded: a too-short video ends with its error line only
-    try:
+    with ExitStack() as stack:  # on any error the writer deletes its temporary file
         for chunk in _chunks(_limited(iter_frames(source), max_frames), chunk_size):
             if bar is None and seen + len(chunk) >= length:
-                bar = tqdm(total=total, unit="frame", desc="Predicting", disable=not progress)
+                bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
             small = np.stack([to_model_frame(frame, size) for frame in chunk])
             encoded = predictor.encode(small, batch_size)
             buffer = encoded if tail is None else np.concatenate([tail, encoded])
@@ -263,7 +264,7 @@ def predict_on_video(
             else:
                 chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
             if out is not None and writer is None:
-                writer = H264Writer(out, (chunk[0].shape[1], chunk[0].shape[0]), fps).__enter__()
+                writer = stack.enter_context(H264Writer(out, (chunk[0].shape[1], chunk[0].shape[0]), fps))
             next_end = 0
             for i, frame in enumerate(chunk):
                 index = seen + i
@@ -287,15 +288,6 @@ def predict_on_video(
                 bar.update(len(chunk))
         if seen < length:
             raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than the sequence ({length})")
-    except BaseException as error:
-        if writer is not None:
-            writer.__exit__(type(error), error, None)
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    if writer is not None:
-        writer.__exit__(None, None, None)
     elapsed = time.perf_counter() - started
     return WindowPredictions(
         classes=predictor.classes,

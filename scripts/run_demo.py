@@ -27,7 +27,7 @@ def main() -> None:
     print(f"Executed notebooks: {out}/")
     for name, seconds in timings:
         print(f"  {name}.ipynb  ({seconds:.0f} s)")
-    for video in sorted((BUILD / "data" / "videos").glob("*.mp4")):
+    for video in sorted((BUILD / "data" / "videos").glob("*.*.mp4")):  # <video>.<model>.mp4, not the source
         print(f"Annotated video:    {video}")
     print(f"Model bundles:      {BUILD / 'models'}/")
     table = BUILD / "models" / "comparison.md"
