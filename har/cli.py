@@ -91,15 +91,11 @@ def _build_dataset(args: argparse.Namespace) -> None:
     print(f"Dataset cache: {args.out}")
 
 
-def _load_cache(path: Path):
-    from har.dataset import load_dataset
-
-    return load_dataset(path)
-
-
 @command("train")
 def _train(args: argparse.Namespace) -> None:
-    dataset = _load_cache(args.cache)  # before TensorFlow loads: a bad path fails fast
+    from har.dataset import load_dataset
+
+    dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
     from har.models import build_model
     from har.splits import make_split
     from har.train import fit_split, get_strategy, set_seed
@@ -125,9 +121,10 @@ def _train(args: argparse.Namespace) -> None:
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> None:
     from har.bundle import read_metadata
+    from har.dataset import load_dataset
 
     metadata = read_metadata(args.model)
-    dataset = _load_cache(args.cache)
+    dataset = load_dataset(args.cache)
     want = (metadata["sequence_length"], *metadata["image_size"])
     have = (dataset.sequence_length, *dataset.image_size)
     if want != have:

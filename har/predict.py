@@ -21,7 +21,7 @@ import numpy as np
 
 from har.bundle import load_bundle
 from har.errors import ClipTooShortError, HarError, VideoError
-from har.video import VideoSource, extract_frames, iter_frames, open_video, sample_frame_indices, to_model_frame
+from har.video import VideoSource, extract_frames, iter_frames, sample_frame_indices, to_model_frame, video_info
 
 
 class Predictor:
@@ -197,14 +197,6 @@ def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.nda
         yield frame
 
 
-def _rate_and_count(source: VideoSource) -> tuple[float, int | None]:
-    """Frame rate (25 when the container does not say) and reported frame count (None when unknown)."""
-    capture = open_video(source)
-    fps, count = capture.get(cv2.CAP_PROP_FPS), int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    capture.release()
-    return (float(fps) if fps and 1 <= fps <= 240 else 25.0), (count if count > 0 else None)
-
-
 def predict_on_video(
     predictor: Predictor | str | os.PathLike,
     source: VideoSource,
@@ -233,7 +225,8 @@ def predict_on_video(
     if not isinstance(predictor, Predictor):
         predictor = Predictor.load(predictor)
     length, size = predictor.sequence_length, predictor.image_size
-    fps, total = _rate_and_count(source)
+    info = video_info(source)
+    fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
         total = min(total or max_frames, max_frames)
 

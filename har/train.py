@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from har.bundle import bundle_metadata, save_bundle
 from har.dataset import Dataset
-from har.splits import Split
+from har.splits import Split, validation_split
 
 
 def set_seed(seed: int) -> None:
@@ -178,8 +178,6 @@ def fit_split(
     model: keras.Model, dataset: Dataset, split: Split, *, validation_fraction: float = 0.2, **kwargs
 ) -> TrainResult:
     """``train_model`` on the training side of ``split``, validating on a part of it carved the same way."""
-    from har.splits import validation_split
-
     inner = validation_split(split, dataset.labels, dataset.groups, validation_fraction)
     metadata = {
         "split": split.describe(),

@@ -32,7 +32,8 @@ VideoSource = str | os.PathLike | int
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about a video (``frame_count`` may be wrong; see the module docstring)."""
+    """What the container says about a video (``frame_count`` may be wrong, or 0 when unknown; ``fps`` is 25
+    when the container gives none that makes sense)."""
 
     frame_count: int
     fps: float
@@ -86,9 +87,10 @@ def video_info(source: VideoSource) -> VideoInfo:
 
 
 def _info(capture: cv2.VideoCapture) -> VideoInfo:
+    fps = float(capture.get(cv2.CAP_PROP_FPS))
     return VideoInfo(
         frame_count=int(capture.get(cv2.CAP_PROP_FRAME_COUNT)),
-        fps=float(capture.get(cv2.CAP_PROP_FPS)) or 25.0,
+        fps=fps if 1 <= fps <= 240 else 25.0,  # 0, NaN or 1000 fps: the container does not know
         width=int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
         height=int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
     )
