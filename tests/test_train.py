@@ -178,3 +178,14 @@ def test_saving_a_cache_is_unaffected_by_training_imports(tmp_path, small_cache)
     dataset, _ = small_cache
     save_dataset(dataset, tmp_path / "again.npz")
     assert (tmp_path / "again.npz").stat().st_size > dataset.frames.nbytes
+
+
+def test_training_batches_have_one_static_size_and_change_clips_each_epoch():
+    frames, labels = numbered_frames(), np.arange(10) % 3
+    pipeline = make_pipeline(frames, labels, np.arange(10), batch_size=4, shuffle=True, drop_remainder=True)
+    assert pipeline.element_spec[0].shape == (4, 3, 4, 4, 3)
+    epochs = [np.concatenate([x.numpy()[:, 0, 0, 0, 0] for x, _ in pipeline]) for _ in range(6)]
+    assert all(len(seen) == 8 and len(set(seen)) == 8 for seen in epochs)
+    assert set(np.concatenate(epochs)) == set(range(10))  # the two left out differ between epochs
+    few = make_pipeline(frames, labels, np.arange(3), batch_size=4, drop_remainder=True)  # fewer clips than a batch
+    assert [len(y) for _, y in few] == [3]
