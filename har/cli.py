@@ -150,6 +150,12 @@ def _evaluate(args: argparse.Namespace) -> None:
     result = evaluate_model(model, dataset, indices)
     print(f"Evaluated on {where}")
     print(f"accuracy {result.accuracy:.1%}   top-2 accuracy {result.top_k_accuracy(2):.1%}")
+    from har.demo import MOTION_PAIRS
+
+    if any(a in dataset.classes and b in dataset.classes for a, b in MOTION_PAIRS):
+        pair = result.pair_accuracy(MOTION_PAIRS)
+        shown = f"{pair:.1%}" if pair is not None else "n/a (no clip put in its pair)"
+        print(f"motion-pair accuracy {shown} (demo classes that differ only in motion; 50% = chance)")
     print(result.report())
     out = args.confusion or Path(args.model).with_suffix(".confusion.png")
     save_figure(plot_confusion_matrix(result.confusion(), result.classes, title=Path(args.model).stem), out)

@@ -34,6 +34,9 @@ DEMO_CLASSES = (
     "Rise",
     "Fall",
 )
+
+#: The pairs of ``DEMO_CLASSES`` that differ only in motion: a model blind to frame order is at chance in each.
+MOTION_PAIRS = tuple(zip(DEMO_CLASSES[::2], DEMO_CLASSES[1::2], strict=True))
 MANIFEST = ".har-demo.json"
 
 

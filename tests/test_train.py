@@ -152,6 +152,7 @@ def test_cli_train_then_evaluate(tmp_path, small_cache):
     evaluated = run_cli("evaluate", str(out), str(cache), "--confusion", str(tmp_path / "cm.png"))
     assert evaluated.returncode == 0, evaluated.stderr
     assert "test clips" in evaluated.stdout and "precision" in evaluated.stdout
+    assert "motion-pair accuracy" in evaluated.stdout  # the demo's Grow/Shrink and Flatten/Stretch
     assert (tmp_path / "cm.png").read_bytes()[:4] == b"\x89PNG"
 
 
