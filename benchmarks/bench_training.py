@@ -37,6 +37,7 @@ def main() -> None:
     pipeline = make_pipeline(
         frames, labels, np.arange(args.clips), batch_size=args.batch_size, shuffle=True, drop_remainder=True
     )
+    quiet = {"epochs": 1, "verbose": 0, "callbacks": [EpochClock()]}
     fits = {
         FLOAT32: lambda model: model.fit(floats, labels, batch_size=args.batch_size, shuffle=True, **quiet),
         UINT8: lambda model: model.fit(pipeline, shuffle=False, **quiet),
@@ -46,7 +47,6 @@ def main() -> None:
         keras.utils.set_random_seed(0)
         models[name] = build_model(args.model, 4)
         models[name].compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    quiet = {"epochs": 1, "verbose": 0, "callbacks": [EpochClock()]}
     seconds = {name: [] for name in fits}
 
     def epoch(name: str) -> float:

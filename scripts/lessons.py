@@ -300,7 +300,8 @@ from IPython.display import Code
 from har.models import baseline, lrcn, pretrained
 
 Code(inspect.getsource(lrcn), language="python")""",
-            """from har.evaluate import evaluate_model
+            """from har.demo import MOTION_PAIRS
+from har.evaluate import evaluate_model
 from har.train import fit_split, set_seed
 from har.viz import plot_history
 
@@ -327,8 +328,7 @@ result = fit_split(
     out=models_dir() / "baseline.keras", verbose=0,
 )  # fmt: skip
 base = evaluate_model(result.model, dataset, split.test)
-pairs = [("Grow", "Shrink"), ("Flatten", "Stretch")]
-pair = base.pair_accuracy(pairs) or 0.0
+pair = base.pair_accuracy(MOTION_PAIRS) or 0.0  # Grow/Shrink, Flatten/Stretch, ... (from har.demo)
 print(f"baseline test accuracy {base.accuracy:.1%}; motion-pair accuracy {pair:.1%} (50% = chance)")""",
             """md:## The step up: a pretrained CNN per frame
 
@@ -362,6 +362,7 @@ print(f"pretrained-backbone test accuracy: {evaluate_model(result.model, dataset
             """from IPython.display import Markdown, display
 
 from har.bundle import load_bundle
+from har.demo import MOTION_PAIRS
 from har.evaluate import comparison_table, evaluate_model
 
 results = {}
@@ -372,8 +373,7 @@ for name in MODELS:
         continue
     model, metadata = load_bundle(path)
     results[name] = evaluate_model(model, dataset, split.test)
-pairs = [("Grow", "Shrink"), ("Flatten", "Stretch")]
-table = comparison_table(results, pairs)
+table = comparison_table(results, MOTION_PAIRS)  # Grow/Shrink, Flatten/Stretch, ... (from har.demo)
 (models_dir() / "comparison.md").write_text(table + "\\n")
 display(Markdown(table))""",
             """md:*Motion-pair accuracy* is the share of right answers among test clips of `Grow`/`Shrink` and
