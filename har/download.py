@@ -1,10 +1,11 @@
 """Fetching datasets: a resumable HTTP download and safe unpacking of RAR, zip and tar archives.
 
 ``fetch_ucf50`` is what ``python -m har download`` runs: download ``UCF50.rar`` (about 6.6 GB) into
-``data/``, then unpack it to ``data/UCF50/``. Nothing half-done is ever left under a final name: the
-download goes to ``<name>.part`` (kept, so that running again resumes it with an HTTP Range request) and
-is renamed when complete and verified; archives unpack into a temporary folder that is moved into place
-only when every entry has been written.
+``data/``, unpack it to ``data/UCF50/``, then delete the archive (``keep_archive=True`` keeps it);
+``fetch_ucf50(archive=PATH)`` unpacks an archive you already have instead. Nothing half-done or bad is ever
+left under a final name: the download goes to ``<name>.part`` (kept, so that running again resumes it with
+an HTTP Range request) and is renamed only when its size and its format's signature (magic bytes) check
+out; archives unpack into a temporary folder that is moved into place only when every entry has been written.
 """
 
 from __future__ import annotations
@@ -26,15 +27,79 @@ from har.errors import ArchiveError, DownloadError
 
 CHUNK = 1 << 20
 ARCHIVE_SUFFIXES = (".zip", ".rar", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+# What a file's first bytes say it is: (offset, magic bytes, how it unpacks, what it is).
+SIGNATURES = (
+    (0, b"PK\x03\x04", "zip", "a zip archive"),
+    (0, b"PK\x05\x06", "zip", "an empty zip archive"),
+    (0, b"Rar!\x1a\x07\x00", "rar", "a rar archive"),
+    (0, b"Rar!\x1a\x07\x01\x00", "rar", "a rar archive"),
+    (0, b"\x1f\x8b", "tar", "a gzip file"),
+    (0, b"BZh", "tar", "a bzip2 file"),
+    (0, b"\xfd7zXZ\x00", "tar", "an xz file"),
+    (257, b"ustar", "tar", "a tar archive"),
+)
 RAR_TOOLS_HINT = (
     "install one of: unrar (Colab has it; Debian/Ubuntu: apt-get install unrar-free), "
     "unar (apt-get install unar), bsdtar (apt-get install libarchive-tools) or 7z (apt-get install 7zip)"
 )
+LOCAL_ARCHIVE_HINT = "for an archive already on this machine use --archive PATH (or fetch_ucf50(archive=PATH))"
 
 
 def _say(message: str, progress: bool) -> None:
     if progress:
         print(message)
+
+
+def _one_line(error: BaseException) -> str:
+    """A library's error message on one line (tarfile, for one, lists what it tried on several)."""
+    return " ".join(str(error).split())
+
+
+def _describe(head: bytes) -> str:
+    """What the first bytes of a file that is no supported archive look like, for an error message."""
+    if not head:
+        return "an empty file"
+    if head.startswith(b"7z\xbc\xaf\x27\x1c"):
+        return "a 7z archive (not supported: unpack it yourself or repack it as zip or tar)"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in text:
+        return "an HTML page"
+    if text.startswith(b"<?xml"):
+        return "an XML document"
+    if all(byte >= 0x20 or byte in b"\t\r\n" for byte in head):
+        return "a text file"
+    return f"a file of unknown type (it starts with {head[:8].hex(' ')})"
+
+
+def _sniff(path: Path) -> tuple[str | None, str]:
+    """How ``path`` unpacks according to its content ("zip", "rar", "tar" or None) and what it looks like."""
+    with path.open("rb") as handle:
+        head = handle.read(1024)
+    for offset, magic, kind, description in SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return kind, description
+    return None, _describe(head)
+
+
+def _kind_from_name(path: Path) -> str | None:
+    """The archive kind that ``path``'s name claims ("zip", "rar", "tar"), or None for another name."""
+    name = path.name.lower()
+    for suffix in ARCHIVE_SUFFIXES:
+        if name.endswith(suffix):
+            return {".zip": "zip", ".rar": "rar"}.get(suffix, "tar")
+    return None
+
+
+def _wrong_content(path: Path, claimed: str | None) -> str | None:
+    """None when ``path`` holds the kind of archive its name claims (or claims none), else what it holds."""
+    if claimed is None:
+        return None
+    kind, description = _sniff(path)
+    return None if kind == claimed else description
+
+
+class _BadContentRange(DownloadError):
+    """The server answered with a Content-Range that does not fit the request: the .part cannot be trusted."""
 
 
 def _total_from_headers(response, offset: int) -> int | None:
@@ -43,12 +108,12 @@ def _total_from_headers(response, offset: int) -> int | None:
     if content_range:
         match = re.match(r"bytes (\d+)-\d+/(\d+)", content_range)
         if not match:
-            raise DownloadError(f"the server sent a Content-Range we cannot read: {content_range!r}")
+            raise _BadContentRange(f"the server sent a Content-Range we cannot read: {content_range!r}")
         if int(match.group(1)) != offset:
-            raise DownloadError(f"the server resumed at byte {match.group(1)}, not at {offset}")
+            raise _BadContentRange(f"the server resumed at byte {match.group(1)}, not at {offset}")
         return int(match.group(2))
     length = response.headers.get("Content-Length")
-    return int(length) + offset if length is not None else None
+    return int(length) + offset if length and length.isdigit() else None  # a size we cannot read is unknown
 
 
 def _sha256(path: Path) -> str:
@@ -57,6 +122,56 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _fetch(url: str, part: Path, *, name: str, expected_size: int | None, timeout: float, progress: bool) -> int | None:
+    """Append what the server sends to ``part`` (resuming at its size); return the full size announced."""
+    from tqdm.auto import tqdm
+
+    offset = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"User-Agent": "har-course"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and offset:
+            return offset  # nothing left to send: the .part may be complete already; the caller's checks decide
+        raise DownloadError(f"{url}: the server answered HTTP {error.code} {error.reason}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise DownloadError(f"cannot reach {url}: {reason}") from None
+    except ValueError as error:
+        raise DownloadError(f"not a valid URL: {url} ({_one_line(error)})") from None
+
+    with response:
+        if offset and response.status != 206:
+            _say("The server does not resume downloads; starting again from the beginning", progress)
+            offset = 0
+        total = _total_from_headers(response, offset)
+        if expected_size is not None and total is not None and total != expected_size:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: the server offers {total} bytes, but {expected_size} were expected")
+        if offset:
+            _say(f"Resuming {name} at {offset / 2**20:.1f} MiB", progress)
+        bar = tqdm(
+            total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+            desc=name, disable=not progress,
+        )  # fmt: skip
+        try:
+            with part.open("ab" if offset else "wb") as handle:
+                while block := response.read(CHUNK):
+                    handle.write(block)
+                    bar.update(len(block))
+        except (OSError, http.client.HTTPException) as error:
+            got = part.stat().st_size
+            raise DownloadError(
+                f"download of {name} interrupted at {got} of {total or '?'} bytes ({_one_line(error)}); "
+                "run the same command again to resume"
+            ) from None
+        finally:
+            bar.close()
+    return total
 
 
 def download_file(
@@ -68,79 +183,63 @@ def download_file(
     timeout: float = 60.0,
     progress: bool = True,
 ) -> Path:
-    """Download ``url`` to the file ``dest`` with a progress bar, resuming an earlier interrupted download.
+    """Download the http(s) ``url`` to the file ``dest`` with a progress bar, resuming an interrupted download.
 
     Bytes go to ``dest + '.part'``; the file gets its final name only once its size matches what the
-    server announced (and ``expected_size`` / ``sha256`` when given). An interrupted download keeps its
-    ``.part`` and raises ``DownloadError`` saying to run again; a wrong size or checksum deletes it.
-    If ``dest`` already exists (and has ``expected_size`` when given), nothing is downloaded.
+    server announced (and ``expected_size`` / ``sha256`` when given) and, when ``dest`` is named like an
+    archive (``.rar``, ``.zip``, ``.tar.gz`` ...), once it starts with that format's signature. An
+    interrupted download keeps its ``.part`` and raises ``DownloadError`` saying to run again; anything
+    else that fails deletes it (an answer with a Content-Range that does not fit the request first restarts
+    the download from byte 0, once). If ``dest`` already exists (and has ``expected_size`` when given),
+    nothing is downloaded, unless its content is not the archive its name claims: then it is deleted and
+    downloaded again.
     """
-    from tqdm.auto import tqdm
-
     dest = Path(dest)
+    if re.search(r"[\x00-\x20\x7f]", url) or urllib.parse.urlparse(url).scheme not in ("http", "https"):
+        raise DownloadError(
+            f"not a valid URL: {url!r}: only http:// and https:// URLs are downloaded; {LOCAL_ARCHIVE_HINT}"
+        )
+    claimed = _kind_from_name(dest)
     if dest.exists():
-        if expected_size is not None and dest.stat().st_size != expected_size:
-            raise DownloadError(
-                f"{dest} exists but has {dest.stat().st_size} bytes, not {expected_size}: delete it and run again"
-            )
-        _say(f"{dest} is already downloaded", progress)
-        return dest
+        if what := _wrong_content(dest, claimed):
+            _say(f"{dest} is {what}, not a {claimed} archive: deleting it and downloading again", progress)
+            dest.unlink()
+        else:
+            if expected_size is not None and dest.stat().st_size != expected_size:
+                raise DownloadError(
+                    f"{dest} exists but has {dest.stat().st_size} bytes, not {expected_size}: delete it and run again"
+                )
+            _say(f"{dest} is already downloaded", progress)
+            return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-    offset = part.stat().st_size if part.exists() else 0
 
-    if urllib.parse.urlparse(url).scheme not in ("http", "https", "ftp", "file"):
-        raise DownloadError(f"not a valid URL: {url!r} (expected http:// or https://)")
-    request = urllib.request.Request(url, headers={"User-Agent": "har-course"})
-    if offset:
-        request.add_header("Range", f"bytes={offset}-")
+    options = {"name": dest.name, "expected_size": expected_size, "timeout": timeout, "progress": progress}
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        if error.code == 416 and offset:
-            # Nothing left to send: the .part may be complete already; the checks below decide.
-            response, total = None, offset
-        else:
-            raise DownloadError(f"{url}: the server answered HTTP {error.code} {error.reason}") from None
-    except (urllib.error.URLError, OSError) as error:
-        reason = getattr(error, "reason", error)
-        raise DownloadError(f"cannot reach {url}: {reason}") from None
-    except ValueError as error:
-        raise DownloadError(f"not a valid URL: {url} ({error})") from None
-
-    if response is not None:
-        with response:
-            if offset and response.status != 206:
-                _say("The server does not resume downloads; starting again from the beginning", progress)
-                offset = 0
-            total = _total_from_headers(response, offset)
-            if expected_size is not None and total is not None and total != expected_size:
-                part.unlink(missing_ok=True)
-                raise DownloadError(f"{url}: the server offers {total} bytes, but {expected_size} were expected")
-            if offset:
-                _say(f"Resuming {dest.name} at {offset / 2**20:.1f} MiB", progress)
-            bar = tqdm(
-                total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                desc=dest.name, disable=not progress,
-            )  # fmt: skip
-            try:
-                with part.open("ab" if offset else "wb") as handle:
-                    while block := response.read(CHUNK):
-                        handle.write(block)
-                        bar.update(len(block))
-            except (OSError, http.client.HTTPException) as error:
-                got = part.stat().st_size
-                raise DownloadError(
-                    f"download of {dest.name} interrupted at {got} of {total or '?'} bytes ({error}); "
-                    "run the same command again to resume"
-                ) from None
-            finally:
-                bar.close()
+        total = _fetch(url, part, **options)
+    except _BadContentRange as error:
+        # The .part does not fit what the server sends: kept, it would repeat this error on every run.
+        resumed = part.exists() and part.stat().st_size > 0
+        part.unlink(missing_ok=True)
+        if not resumed:
+            raise DownloadError(f"{url}: {error}") from None
+        _say(f"{error}; deleted {part.name}, starting again from the beginning", progress)
+        try:
+            total = _fetch(url, part, **options)
+        except _BadContentRange as again:
+            part.unlink(missing_ok=True)
+            raise DownloadError(f"{url}: {again}, even when asked for the whole file") from None
 
     size = part.stat().st_size if part.exists() else 0
     if total is not None and size < total:
         raise DownloadError(
             f"download of {dest.name} interrupted at {size} of {total} bytes; run the same command again to resume"
+        )
+    if what := _wrong_content(part, claimed):
+        part.unlink()
+        raise DownloadError(
+            f"{url}: got {what}, not a {claimed} archive: the server may need a login or the URL is wrong "
+            "(the download was deleted)"
         )
     if (total is not None and size > total) or (expected_size is not None and size != expected_size):
         part.unlink(missing_ok=True)
@@ -154,17 +253,24 @@ def download_file(
 
 
 def _archive_kind(path: Path) -> str:
-    name = path.name.lower()
-    for suffix in ARCHIVE_SUFFIXES:
-        if name.endswith(suffix):
-            return {"zip": "zip", "rar": "rar"}.get(suffix.lstrip("."), "tar")
-    raise ArchiveError(f"{path}: unsupported archive type (use one of {', '.join(ARCHIVE_SUFFIXES)})")
+    """How ``path`` unpacks, from its content (its magic bytes), whatever its name says."""
+    kind, description = _sniff(path)
+    if kind is None:
+        claimed = _kind_from_name(path)
+        wanted = f"a {claimed} archive" if claimed else "a supported archive (zip, rar, tar, tar.gz, tar.bz2, tar.xz)"
+        raise ArchiveError(f"{path}: {description}, not {wanted}")
+    return kind
+
+
+def _entry_parts(name: str) -> tuple[str, ...]:
+    """An entry's path components, with ``\\`` as a separator and ``.`` components (``./UCF50/...``) dropped."""
+    return PurePosixPath(name.replace("\\", "/")).parts
 
 
 def _check_member(name: str, archive: Path) -> None:
     """Refuse an entry whose path would land outside the folder it is unpacked into."""
-    posix = PurePosixPath(name.replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts or re.match(r"^[A-Za-z]:", name):
+    parts = _entry_parts(name)
+    if (parts and parts[0] == "/") or ".." in parts or re.match(r"^[A-Za-z]:", name):
         raise ArchiveError(f"{archive}: refusing to unpack: entry {name!r} would land outside the target folder")
 
 
@@ -203,10 +309,14 @@ def _unpack_into(archive: Path, kind: str, target: Path) -> None:
 def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, progress: bool = True) -> list[Path]:
     """Unpack a ``.rar``, ``.zip`` or ``.tar[.gz|.bz2|.xz]`` archive into ``dest``; return the top-level paths.
 
-    Every entry is checked before anything is written: one that would land outside ``dest`` (``../``,
-    absolute paths, links pointing out) refuses the whole archive. Entries unpack into a temporary folder
-    inside ``dest`` that is moved into place only when complete, so a failure leaves nothing behind.
-    RAR archives need an unpacking tool on the machine for compressed entries (the error says which).
+    The kind of archive comes from the file's content (its magic bytes), not its name: a zip named
+    ``.tar.gz`` unpacks as zip, and a file that is no supported archive (an HTML page, say) is refused
+    saying what it looks like. Every entry is checked before anything is written: one that would land
+    outside ``dest`` (``../``, absolute paths, links pointing out) refuses the whole archive; ``./`` in
+    entry names (``tar czf X.tar.gz -C dir .``) is ignored. Entries unpack into a temporary folder inside
+    ``dest`` that is moved into place only when complete, so a failure leaves nothing behind. RAR archives
+    need an unpacking tool on the machine for compressed entries (the error says which). The archive
+    itself is left as it is.
     """
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
@@ -216,11 +326,11 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
 
     try:
         names = _member_names(archive, kind)
-        if not names:
-            raise ArchiveError(f"{archive}: the archive holds no files (empty or damaged)")
         for name in names:
             _check_member(name, archive)
-        tops = sorted({PurePosixPath(n.replace("\\", "/")).parts[0] for n in names if n.strip("/")})
+        tops = sorted({parts[0] for name in names if (parts := _entry_parts(name))})
+        if not tops:
+            raise ArchiveError(f"{archive}: the archive holds no files (empty or damaged)")
         clashes = [t for t in tops if (dest / t).exists()]
         if clashes:
             raise ArchiveError(f"{archive}: {dest / clashes[0]} already exists; remove it to unpack again")
@@ -233,26 +343,44 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
     except rarfile.RarCannotExec:
         raise ArchiveError(f"{archive}: no tool to unpack compressed RAR entries; {RAR_TOOLS_HINT}") from None
     except (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, EOFError) as error:
-        raise ArchiveError(f"{archive}: not a valid {kind} archive or damaged ({error})") from None
+        raise ArchiveError(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
     return [dest / top for top in tops]
+
+
+def _check_local_archive(path: Path, expected_size: int | None, sha256: str | None) -> None:
+    """Refuse a local archive that is missing or has another size or checksum than expected."""
+    if not path.is_file():
+        raise ArchiveError(f"{path}: no such archive")
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise ArchiveError(f"{path} has {size} bytes, not the expected {expected_size}")
+    if sha256 is not None and _sha256(path) != sha256.lower():
+        raise ArchiveError(f"{path}: SHA-256 checksum does not match")
 
 
 def fetch_ucf50(
     dest: str | os.PathLike = "data",
     *,
     url: str = UCF50_URL,
+    archive: str | os.PathLike | None = None,
     expected_size: int | None = None,
     sha256: str | None = None,
-    keep_archive: bool = True,
+    keep_archive: bool = False,
     progress: bool = True,
 ) -> Path:
     """Download and unpack UCF50 so that its class folders are in ``dest/UCF50``; return that folder.
 
     Does nothing when ``dest/UCF50`` already exists. The archive name is taken from ``url`` (mirrors and
-    tests pass another URL); ``keep_archive=False`` deletes the archive after unpacking.
+    tests pass another URL); only http(s) URLs are downloaded. The downloaded archive is deleted after a
+    verified unpack unless ``keep_archive`` is true (on Colab's Drive, a 6.6 GB archive next to the unpacked
+    tree fills it). ``archive=PATH`` unpacks an archive already on this machine instead of downloading one
+    (checked against ``expected_size`` / ``sha256`` when given); that archive is never deleted.
     """
     dest = Path(dest)
-    name = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)).name or "UCF50.rar"
+    if archive is not None:
+        name = Path(archive).name
+    else:
+        name = Path(urllib.request.url2pathname(urllib.parse.urlparse(url).path)).name or "UCF50.rar"
     stem = name
     for suffix in ARCHIVE_SUFFIXES:
         if stem.lower().endswith(suffix):
@@ -262,11 +390,16 @@ def fetch_ucf50(
     if target.is_dir() and any(target.iterdir()):
         _say(f"{target} is already unpacked; nothing to do", progress)
         return target
-    archive = download_file(url, dest / name, expected_size=expected_size, sha256=sha256, progress=progress)
-    extract_archive(archive, dest, progress=progress)
+    if archive is not None:
+        source = Path(archive)
+        _check_local_archive(source, expected_size, sha256)
+    else:
+        source = download_file(url, dest / name, expected_size=expected_size, sha256=sha256, progress=progress)
+    extract_archive(source, dest, progress=progress)
     if not target.is_dir():
-        raise ArchiveError(f"{archive}: unpacked, but it holds no top-level folder {stem}/")
-    if not keep_archive:
-        archive.unlink()
+        raise ArchiveError(f"{source}: unpacked, but it holds no top-level folder {stem}/")
+    if archive is None and not keep_archive:
+        source.unlink()
+        _say(f"Deleted {source} (unpacked; pass --keep-archive / keep_archive=True to keep it)", progress)
     _say(f"UCF50 is ready in {target}", progress)
     return target

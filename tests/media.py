@@ -93,7 +93,9 @@ class FileServer:
     """Serves ``files`` (path -> bytes) on 127.0.0.1 with HTTP Range support and scripted misbehaviour.
 
     ``cut_after[path] = n`` sends the full Content-Length but closes after n body bytes (once);
-    ``status[path] = code`` answers with that error code; ``ranges`` false ignores Range headers.
+    ``status[path] = code`` answers with that error code; ``ranges`` false ignores Range headers;
+    ``content_range[path] = [header, ...]`` answers the next requests, one header each, with that Content-Range
+    instead of the true one (206 to a Range request, else 200).
     ``requests`` records (path, Range header) of every request.
     """
 
@@ -103,6 +105,7 @@ class FileServer:
         self.cut_after: dict[str, int] = {}
         self.status: dict[str, int] = {}
         self.ranges = True
+        self.content_range: dict[str, list[str]] = {}
         self.requests: list[tuple[str, str | None]] = []
         server = self
 
@@ -128,7 +131,10 @@ class FileServer:
                 data = server.files[path]
                 start = 0
                 wanted = self.headers.get("Range")
-                if wanted and server.ranges:
+                if server.content_range.get(path):
+                    self.send_response(206 if wanted else 200)
+                    self.send_header("Content-Range", server.content_range[path].pop(0))
+                elif wanted and server.ranges:
                     start = int(wanted.removeprefix("bytes=").split("-")[0])
                     if start >= len(data):
                         self.send_response(416)
@@ -172,3 +178,60 @@ class FileServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+# --- decoders that misbehave -----------------------------------------------------------------------
+
+
+def write_bottom_up_raw_avi(path: Path, n_frames: int = 30, size: tuple[int, int] = (176, 144)) -> Path:
+    """An uncompressed (bgr24) AVI stored bottom-up, as the Weizmann dataset's are: frame ``i`` spells ``i``.
+
+    FFmpeg writes such files top-down (a negative height in the BITMAPINFOHEADER); flipping the sign of
+    that height makes the same pixels a bottom-up file, which aborts OpenCV 4.13-5.0. Bottom-up rows are
+    stored last row first, so the frames are written upside down to come out upright.
+    """
+    import subprocess
+
+    import imageio_ffmpeg
+
+    width, height = size
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(index_frame(i, size)[::-1].tobytes() for i in range(n_frames))
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
+        "-s", f"{width}x{height}", "-r", "25", "-i", "-", "-c:v", "rawvideo", "-pix_fmt", "bgr24", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, input=frames, check=True)
+    data = bytearray(path.read_bytes())
+    strf = data.find(b"strf")
+    (stored,) = struct.unpack_from("<i", data, strf + 16)
+    assert stored < 0, "FFmpeg wrote a top-down AVI, as expected"
+    struct.pack_into("<i", data, strf + 16, -stored)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def extract_or_abort(path, *args, **kwargs):
+    """``har.video.extract_frames``, except that a clip with "crash" in its name kills the process.
+
+    What a decoder bug does (OpenCV aborting inside FFmpeg): the build runs it in worker processes.
+    """
+    import os
+
+    from har.video import extract_frames
+
+    if "crash" in Path(path).name:
+        os.abort()
+    return extract_frames(path, *args, **kwargs)
+
+
+def frames_or_abort(path, *args, **kwargs):
+    """``har.video.iter_frame_chunks`` that kills its process after the first chunk when "crash" is in the name."""
+    import os
+
+    from har.video import iter_frame_chunks
+
+    if "crash" in Path(path).name:
+        yield "info"
+        os.abort()
+    yield from iter_frame_chunks(path, *args, **kwargs)
