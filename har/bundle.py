@@ -70,16 +70,44 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise BundleError(f"{path}: not a model bundle (.keras file) ({error})") from None
     if not isinstance(metadata, dict) or "classes" not in metadata:
         raise BundleError(f"{path}: its {METADATA_NAME} is not bundle metadata")
+    problem = _metadata_problem(metadata)
+    if problem:
+        raise BundleError(f"{path}: its {METADATA_NAME} is damaged: {problem}")
     return metadata
+
+
+def _metadata_problem(metadata: dict) -> str | None:
+    """What is wrong with bundle metadata, in a few words, or None."""
+    classes = metadata.get("classes")
+    if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
+        return "'classes' must be a list of at least 2 class names"
+    length = metadata.get("sequence_length")
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        return "'sequence_length' must be a positive whole number"
+    size = metadata.get("image_size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        return "'image_size' must be [height, width]"
+    for key in ("split",):
+        if key in metadata and not isinstance(metadata[key], dict | None):
+            return f"'{key}' must be an object"
+    return None
 
 
 def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
     """Load a bundle: the Keras model (safe mode on) and its metadata. Raises ``BundleError`` for other files."""
     metadata = read_metadata(path)
-    import keras
+    from har.backend import keras
 
     try:
         model = keras.saving.load_model(path, safe_mode=True)
     except Exception as error:
-        raise BundleError(f"{path}: Keras cannot load this model ({type(error).__name__}: {error})") from None
+        reason = " ".join(str(error).split())[:300]  # Keras' messages run over many lines
+        raise BundleError(f"{path}: Keras cannot load this model ({type(error).__name__}: {reason})") from None
+    expected = (None, metadata["sequence_length"], *metadata["image_size"], 3)
+    if tuple(model.input_shape) != expected or model.output_shape[-1] != len(metadata["classes"]):
+        raise BundleError(
+            f"{path}: its {METADATA_NAME} does not match the model (the model takes {tuple(model.input_shape)[1:]} "
+            f"and names {model.output_shape[-1]} classes; the metadata says {expected[1:]} and "
+            f"{len(metadata['classes'])} classes)"
+        )
     return model, metadata

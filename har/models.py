@@ -7,8 +7,9 @@ scaled frames. ``convlstm`` and ``lrcn`` have exactly the tutorial's layers and 
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+from har.backend import keras
+
+layers = keras.layers
 
 MODEL_NAMES = ("convlstm", "lrcn", "baseline", "pretrained")
 

@@ -12,12 +12,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
+from har.backend import keras, tf
 from har.bundle import bundle_metadata, save_bundle
 from har.dataset import Dataset
+from har.errors import HarError
 from har.splits import Split, validation_split
 
 
@@ -99,6 +99,31 @@ def make_pipeline(
     return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model whenever ``val_loss`` improves, atomically.
+
+    Keras' ``ModelCheckpoint`` writes the ``.keras`` file in place, so a full disk or an interrupted
+    save leaves a truncated file under the checkpoint's name; this one writes a temporary file beside it
+    and renames it only when complete, so the last good checkpoint always survives.
+    """
+
+    def __init__(self, path: str | os.PathLike, monitor: str = "val_loss"):
+        super().__init__()
+        self.path = Path(path)
+        self.monitor = monitor
+        self.best = float("inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is None or not value < self.best:
+            return
+        from har.workspace import atomic_write
+
+        self.best = float(value)
+        with atomic_write(self.path, suffix=".keras") as tmp:
+            self.model.save(tmp)
+
+
 class EpochClock(keras.callbacks.Callback):
     """Records seconds per epoch in the history (``epoch_seconds``)."""
 
@@ -136,20 +161,26 @@ def train_model(
     seed: int = 27,
     out: str | os.PathLike | None = None,
     metadata: dict | None = None,
+    callbacks: list | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
     """Compile and fit ``model`` on ``dataset`` (Adam, sparse categorical cross-entropy, accuracy).
 
     EarlyStopping watches ``val_loss`` and restores the best weights. With ``out`` (a ``.keras`` path), a
-    ``ModelCheckpoint`` and a CSV log go to ``<out stem>_logs/`` and the final model is saved there as a
-    bundle carrying the dataset's classes and sizes plus ``metadata``.
+    checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the final model is saved
+    at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``. ``callbacks`` are
+    extra Keras callbacks (a learning-rate schedule, say), run after the built-in ones.
+    Bad arguments (no epochs, one class, a bundle name that is not ``.keras``) raise ``HarError`` before
+    any training starts.
     """
+    check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
+                             patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    callbacks: list[keras.callbacks.Callback] = [
+    built_in: list[keras.callbacks.Callback] = [
         EpochClock(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min", restore_best_weights=True),
     ]
@@ -159,10 +190,7 @@ def train_model(
         logs = out.with_name(f"{out.stem}_logs")
         logs.mkdir(parents=True, exist_ok=True)
         files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(files["checkpoint"], monitor="val_loss", save_best_only=True),
-            keras.callbacks.CSVLogger(files["history"]),
-        ]
+        built_in += [BestCheckpoint(files["checkpoint"]), keras.callbacks.CSVLogger(files["history"])]
     train_data = make_pipeline(
         dataset.frames,
         dataset.labels,
@@ -175,7 +203,12 @@ def train_model(
     )
     val_data = make_pipeline(dataset.frames, dataset.labels, val_indices, batch_size=batch_size)
     fit = model.fit(
-        train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=verbose
+        train_data,
+        validation_data=val_data,
+        epochs=epochs,
+        callbacks=built_in + list(callbacks or []),
+        shuffle=False,
+        verbose=verbose,
     )
     result = TrainResult(model, dict(fit.history), np.asarray(fit_indices), np.asarray(val_indices), files=files)
     if out is not None:
@@ -185,6 +218,35 @@ def train_model(
         info["epochs_run"] = len(result.history.get("loss", []))
         result.bundle = save_bundle(model, out, info)
     return result
+
+
+def check_training_arguments(
+    dataset: Dataset,
+    fit_indices: np.ndarray,
+    val_indices: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    patience: int,
+    learning_rate: float,
+    out: str | os.PathLike | None = None,
+) -> None:
+    """Raise ``HarError`` for training that cannot mean anything, before any time is spent on it."""
+    if epochs < 1 or batch_size < 1 or patience < 0 or not learning_rate > 0:
+        raise HarError(
+            f"epochs and batch size must be at least 1, patience at least 0 and the learning rate above 0 "
+            f"(got epochs={epochs}, batch_size={batch_size}, patience={patience}, learning_rate={learning_rate})"
+        )
+    if out is not None and Path(out).suffix != ".keras":
+        raise HarError(f"{out}: model bundles are .keras files (Keras 3 does not save .h5 bundles)")
+    trained = np.unique(dataset.labels[np.asarray(fit_indices, dtype=np.int64)])
+    if len(trained) < 2:
+        raise HarError(
+            f"training needs clips of at least 2 classes, the training set has {len(trained)} "
+            f"({', '.join(dataset.classes[i] for i in trained) or 'none'})"
+        )
+    if len(val_indices) == 0:
+        raise HarError("no clips left for validation: the dataset is too small to split")
 
 
 def fit_split(

@@ -56,10 +56,18 @@ def atomic_write(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path
     os.close(fd)
     try:
         yield Path(tmp)
+        honour_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def honour_umask(path: str | os.PathLike) -> None:
+    """Give a file made by ``tempfile`` (always mode 0600) the mode a plain ``open`` would have given it."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
 
 
 def quick_mode() -> bool:
@@ -105,8 +113,7 @@ def environment_report(with_tensorflow: bool = False) -> str:
 
     lines = [f"Python {platform.python_version()}, har {har.__version__}, OpenCV {cv2.__version__}"]
     if with_tensorflow:
-        import keras
-        import tensorflow as tf
+        from har.backend import keras, tf
 
         gpus = tf.config.list_physical_devices("GPU")
         lines.append(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({keras.backend.backend()} backend)")
