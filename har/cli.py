@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -37,6 +40,53 @@ def _size(text: str) -> tuple[int, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}") from None
     return width, height
+
+
+def _whole(low: int):
+    """An argparse type: a whole number of at least ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    return parse
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (a share of the clips), got {value}")
+    return value
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
+    return value
+
+
+def _refuse_overwriting_inputs(out: Path, *inputs: Path, suffix: str) -> None:
+    """``--out`` must end with ``suffix``, sit in a folder, and not name any input: inputs are never overwritten."""
+    if out.suffix.lower() != suffix:
+        raise HarError(f"--out {out}: must be a {suffix} file")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise HarError(f"--out {out}: {blocking} is a file, not a folder")
+    for source in inputs:
+        if source is not None and out.exists() and Path(source).exists() and out.samefile(source):
+            raise HarError(f"--out {out} is an input of this command; choose another file so it is not overwritten")
 
 
 def _range(text: str) -> tuple[int, int]:
@@ -67,14 +117,21 @@ def _download(args: argparse.Namespace) -> None:
     from har.download import fetch_ucf50
 
     fetch_ucf50(
-        args.dest, url=args.url, expected_size=args.size, sha256=args.sha256, keep_archive=not args.delete_archive
-    )
+        args.dest, url=args.url, archive=args.archive, expected_size=args.size, sha256=args.sha256,
+        keep_archive=args.keep_archive,
+    )  # fmt: skip
 
 
 @command("build-dataset")
 def _build_dataset(args: argparse.Namespace) -> None:
-    from har.dataset import build_dataset
+    from har.dataset import build_dataset, load_dataset
 
+    _refuse_overwriting_inputs(args.out, suffix=".npz")
+    if args.out.exists():
+        try:
+            load_dataset(args.out)
+        except HarError:
+            raise HarError(f"--out {args.out} exists and is not a dataset cache; it is not overwritten") from None
     report = build_dataset(
         args.data_dir,
         args.out,
@@ -88,6 +145,8 @@ def _build_dataset(args: argparse.Namespace) -> None:
         print(f"ignored {len(report.stray)} file(s) that are not clips, e.g. {report.stray[0]}")
     if report.skipped:
         print(f"skipped {len(report.skipped)} clip(s) that could not be used (listed above)")
+    if report.dropped_classes:
+        print(f"left out {len(report.dropped_classes)} class(es) without a usable clip (listed above)")
     print(f"Dataset cache: {args.out}")
 
 
@@ -95,12 +154,15 @@ def _build_dataset(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from har.dataset import load_dataset
 
+    _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
     from har.models import build_model
     from har.splits import make_split
-    from har.train import fit_split, get_strategy, set_seed
+    from har.train import check_training_arguments, fit_split, get_strategy, set_seed
 
     split = make_split(args.split, dataset.labels, dataset.groups, args.test_size, args.seed)
+    check_training_arguments(dataset, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
+                             patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     set_seed(args.seed)
     options = {"weights": None} if args.model == "pretrained" and args.no_download else {}
     with get_strategy().scope():
@@ -143,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     trained = metadata.get("split") or {}
     if trained.get("kind") and metadata.get("data_fingerprint") == dataset.settings.get("fingerprint"):
         split = make_split(trained["kind"], dataset.labels, dataset.groups, metadata.get("test_size", 0.25),
-                           trained["seed"])  # fmt: skip
+                           trained.get("seed", 27))  # fmt: skip
         indices, where = split.test, f"the {trained['kind']} split's {len(split.test)} test clips"
     else:
         indices, where = None, f"all {len(dataset)} clips (not the cache the model was trained on)"
@@ -177,6 +239,8 @@ def _predict(args: argparse.Namespace) -> None:
         return
     if args.out is not None:
         out = args.out
+        _refuse_overwriting_inputs(out, args.model, None if isinstance(video.source, int) else video.source,
+                                   suffix=".mp4")  # fmt: skip
     elif isinstance(video.source, int):
         out = Path("data/videos/webcam.annotated.mp4")
     else:
@@ -207,26 +271,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
     p.add_argument("--classes", type=int, default=4, help="number of classes, 2-10 (default 4)")
-    p.add_argument("--groups", type=int, default=32, help="groups per class (default 32)")
-    p.add_argument("--clips-per-group", type=int, default=1, help="clips per class in each group (default 1)")
+    p.add_argument("--groups", type=_whole(1), default=32, help="groups per class (default 32)")
+    p.add_argument("--clips-per-group", type=_whole(1), default=1, help="clips per class in each group (default 1)")
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same clips (default 0)")
 
     p = sub.add_parser("download", help="download and unpack UCF50 (about 6.6 GB)")
     p.add_argument("--dest", type=Path, default=Path("data"), help="folder for the archive and UCF50/ (default data)")
-    p.add_argument("--url", default=UCF50_URL, help="archive URL (a mirror); default the official one")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--url", default=UCF50_URL, help="http(s) archive URL (a mirror); default the official one")
+    source.add_argument("--archive", type=Path, default=None, help="unpack this local archive instead of downloading")
     p.add_argument("--size", type=int, default=None, help="expected archive size in bytes, checked when given")
     p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive, checked when given")
-    p.add_argument("--delete-archive", action="store_true", help="delete the archive once unpacked")
+    p.add_argument("--keep-archive", action="store_true", help="keep the downloaded archive once unpacked")
 
     p = sub.add_parser("build-dataset", help="extract frames of every clip into a .npz dataset cache")
     p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
     p.add_argument("--out", type=Path, default=Path("data/cache.npz"), help="cache file (default data/cache.npz)")
     p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
-    p.add_argument("--sequence-length", type=int, default=SEQUENCE_LENGTH, help="frames per clip (default 20)")
-    p.add_argument("--image-size", type=int, default=IMAGE_HEIGHT, help="square frame size (default 64)")
-    p.add_argument("--workers", type=int, default=None, help="threads (default: one per core)")
+    p.add_argument("--sequence-length", type=_whole(1), default=SEQUENCE_LENGTH, help="frames per clip (default 20)")
+    p.add_argument("--image-size", type=_whole(8), default=IMAGE_HEIGHT, help="square frame size (default 64)")
+    p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
     p.add_argument(
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
     )
@@ -237,11 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset")
     p.add_argument("--model", choices=("convlstm", "lrcn", "baseline", "pretrained"), default="lrcn")
     p.add_argument("--split", choices=("group", "random"), default="group", help="train/test split (default group)")
-    p.add_argument("--test-size", type=float, default=0.25, help="share of clips tested on (default 0.25)")
-    p.add_argument("--epochs", type=int, default=50, help="most epochs; early stopping may end sooner (default 50)")
-    p.add_argument("--batch-size", type=int, default=4, help="clips per batch (default 4)")
-    p.add_argument("--patience", type=int, default=10, help="epochs without val_loss progress before stopping")
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
+    p.add_argument("--test-size", type=_fraction, default=0.25, help="share of clips tested on (default 0.25)")
+    p.add_argument("--epochs", type=_whole(1), default=50, help="most epochs; early stopping may end sooner (50)")
+    p.add_argument("--batch-size", type=_whole(1), default=4, help="clips per batch (default 4)")
+    p.add_argument("--patience", type=_whole(0), default=10, help="epochs without val_loss progress before stopping")
+    p.add_argument("--learning-rate", type=_positive, default=1e-3, help="Adam learning rate (default 0.001)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
     p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
     p.add_argument("--augment", action="store_true",
@@ -259,28 +325,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", choices=("window", "whole"), default="window",
                    help="window: label every frame and write a video; whole: one label for the video")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="annotated H.264 MP4 (default <video>.annotated.mp4)")
-    p.add_argument("--stride", type=int, default=1, help="classify a window every N frames (default 1)")
-    p.add_argument("--smooth", type=int, default=1, help="average the last N windows' probabilities (default 1)")
-    p.add_argument("--top-k", type=int, default=3, help="labels listed in whole mode (default 3)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after N frames (webcam default 300)")
+    p.add_argument("--stride", type=_whole(1), default=1, help="classify a window every N frames (default 1)")
+    p.add_argument("--smooth", type=_whole(1), default=1, help="average the last N windows' probabilities (default 1)")
+    p.add_argument("--top-k", type=_whole(1), default=3, help="labels listed in whole mode (default 3)")
+    p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (webcam default 300)")
     return parser
+
+
+class Terminated(BaseException):
+    """Raised in the main thread on SIGTERM, so that temporary files are cleaned up on the way out."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
+def _one_line(text: str) -> str:
+    """A message as one line: no ANSI colour codes, no line breaks (libraries' messages have both)."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(text)).split())
+
+
+def _report(message: str) -> None:
+    print(f"error: {_one_line(message)}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # `kill`, a closed terminal, a stopped job: end like Ctrl-C, deleting half-written files
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return COMMANDS[args.command](args) or 0
     except HarError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _report(str(error))
         return 1
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except (KeyboardInterrupt, Terminated):
+        _report("interrupted; nothing half-written was kept")
         return 130
+    except OSError as error:  # a full disk, a folder that is a file, no permission
+        where = f"{error.filename}: " if error.filename else ""
+        _report(f"{where}{error.strerror or error}")
+        return 1
     except Exception as error:
         if os.environ.get("HAR_DEBUG"):
             raise
-        print(f"error: {type(error).__name__}: {error} (set HAR_DEBUG=1 to see the traceback)", file=sys.stderr)
+        _report(f"{type(error).__name__}: {error} (set HAR_DEBUG=1 to see the traceback)")
         return 1
 
 

@@ -14,14 +14,14 @@ import os
 import re
 import zipfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from har.errors import DatasetError, HarError
-from har.video import VIDEO_EXTENSIONS, extract_frames
+from har.errors import DatasetError
+from har.video import VIDEO_EXTENSIONS
+from har.workers import run_in_workers
 
 CACHE_FORMAT = 1
 _UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$", re.IGNORECASE)
@@ -79,6 +79,7 @@ class BuildReport:
     skipped: list[tuple[str, str]]
     stray: list[str]
     reused: bool = False
+    dropped_classes: list[str] = field(default_factory=list)
 
 
 def parse_group(filename: str) -> int | None:
@@ -106,7 +107,10 @@ def discover_clips(root: str | os.PathLike, classes: Sequence[str] | None = None
     if classes is None:
         names = sorted(folders)
     else:
-        names = list(dict.fromkeys(classes))
+        names = list(classes)
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise DatasetError(f"class(es) named more than once: {', '.join(twice)} (each class is one label)")
         missing = [n for n in names if n not in folders]
         if missing:
             raise DatasetError(f"{root}: no folder for class(es) {', '.join(missing)}")
@@ -150,15 +154,6 @@ def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
     return digest.hexdigest()
 
 
-def _extract_job(job: tuple[str, int, tuple[int, int], bool]) -> tuple[np.ndarray | None, str | None]:
-    """Frames of one clip, or the reason it cannot be used (never raises for a bad clip)."""
-    path, sequence_length, image_size, allow_short = job
-    try:
-        return extract_frames(path, sequence_length, image_size, allow_short=allow_short), None
-    except HarError as error:
-        return None, str(error).removeprefix(f"{path}: ")
-
-
 def build_dataset(
     root: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -169,13 +164,18 @@ def build_dataset(
     workers: int | None = None,
     allow_short: bool = False,
     progress: bool = True,
+    extractor: str = "har.video:extract_frames",
 ) -> BuildReport:
     """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
 
-    Runs on ``workers`` threads (default: one per core) with a progress bar. Unreadable clips and clips
-    shorter than the sequence (unless ``allow_short``) are skipped and listed in the report with the reason.
+    Decodes on ``workers`` worker processes (default: one per core; see ``har.workers``) with a progress
+    bar, so a decoder that crashes on a clip costs that clip only: it is tried once more with FFmpeg,
+    then skipped. Unreadable clips and clips shorter than the sequence (unless ``allow_short``) are
+    skipped and listed in the report with the reason; classes left without clips are dropped and listed.
     The array is preallocated as uint8, so peak memory stays close to the final size. The cache is written
     atomically; when ``out`` already holds a cache of the same files and settings, it is loaded instead.
+    ``extractor`` names the function the workers run per clip (``"module:function"``, called like
+    ``har.video.extract_frames``): a plug-in decoder, or a test's.
     """
     from tqdm.auto import tqdm
 
@@ -204,28 +204,30 @@ def build_dataset(
             if progress:
                 print(f"Cache {out} is up to date: {cached.summary()}")
             skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
-            return BuildReport(cached, skipped, stray, reused=True)
+            dropped = list(cached.settings.get("dropped_classes", []))
+            return BuildReport(cached, skipped, stray, reused=True, dropped_classes=dropped)
 
     frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
     keep = np.zeros(len(clips), dtype=bool)
-    skipped: list[tuple[str, str]] = []
-    jobs = [(str(c.path), sequence_length, image_size, allow_short) for c in clips]
-    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    bar = tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress)
-    # Threads, not processes: OpenCV releases the GIL while it decodes and resizes, so threads use every
-    # core without pickling frames, and without the pitfalls of processes (a fork inherits OpenCV's thread
-    # pool in a state that deadlocks; spawn re-runs scripts that lack an `if __name__ == "__main__"` guard).
-    with ThreadPoolExecutor(workers) as pool:
-        try:
-            for i, (clip_frames, reason) in enumerate(pool.map(_extract_job, jobs)):
-                if reason is None:
-                    frames[i] = clip_frames
-                    keep[i] = True
-                else:
-                    skipped.append((clips[i].relative, reason))
-                bar.update()
-        finally:
-            bar.close()
+    reasons: dict[int, str] = {}
+    jobs = [(str(c.path), sequence_length, image_size) for c in clips]
+    outcomes = run_in_workers(
+        extractor,
+        jobs,
+        workers=workers or os.cpu_count() or 1,
+        kwargs={"allow_short": allow_short},
+        retry_kwargs={"backend": "ffmpeg"},
+        what=[c.relative for c in clips],
+    )
+    with tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress) as bar:
+        for i, clip_frames, error in outcomes:
+            if error is None:
+                frames[i] = clip_frames
+                keep[i] = True
+            else:
+                reasons[i] = str(error).removeprefix(f"{jobs[i][0]}: ").removeprefix(f"{clips[i].relative}: ")
+            bar.update()
+    skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
     if not keep.any():
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
 
@@ -235,6 +237,15 @@ def build_dataset(
             if new != old:
                 frames[new] = frames[old]
         frames = frames[: len(kept)]
+    # A class without a single usable clip would be a label no model can learn: leave it out, and say so.
+    present = {clips[i].class_name for i in kept}
+    dropped = [name for name in class_names if name not in present]
+    class_names = [name for name in class_names if name in present]
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"{root}: clips of at least 2 classes are needed, usable clips were found for "
+            f"{', '.join(class_names)} only" + (f" (no usable clip in {', '.join(dropped)})" if dropped else "")
+        )
     label_of = {name: i for i, name in enumerate(class_names)}
     dataset = Dataset(
         frames=frames,
@@ -242,15 +253,17 @@ def build_dataset(
         groups=assign_groups(clips)[kept],
         classes=class_names,
         paths=[clips[i].relative for i in kept],
-        settings={**settings, "fingerprint": fingerprint, "skipped": skipped},
+        settings={**settings, "fingerprint": fingerprint, "skipped": skipped, "dropped_classes": dropped},
     )
     if progress:
         for relative, reason in skipped:
             print(f"skipped {relative}: {reason}")
+        if dropped:
+            print(f"left out class(es) without a usable clip: {', '.join(dropped)}")
         print(dataset.summary())
     if out is not None:
         save_dataset(dataset, out)
-    return BuildReport(dataset, skipped, stray)
+    return BuildReport(dataset, skipped, stray, dropped_classes=dropped)
 
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
@@ -271,28 +284,61 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Load a dataset cache written by ``build_dataset``; raise ``DatasetError`` if it is not one."""
+    """Load a dataset cache written by ``build_dataset``; raise ``DatasetError`` (one line) if it is not one.
+
+    Every field is checked against the cache contract (see the module docstring), so that a damaged or
+    foreign file fails here with a reason, not later inside TensorFlow.
+    """
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such dataset cache (build it with `python -m har build-dataset`)")
     try:
-        with np.load(path, allow_pickle=False) as data:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise DatasetError(f"{path}: not a dataset cache (a single array, not an .npz archive)")
+        with data:
             missing = {"frames", "labels", "groups", "classes", "paths"} - set(data.files)
             if missing:
                 raise DatasetError(f"{path}: not a dataset cache (missing {', '.join(sorted(missing))})")
-            dataset = Dataset(
-                frames=data["frames"],
-                labels=data["labels"].astype(np.int64),
-                groups=data["groups"].astype(np.int64),
-                classes=[str(c) for c in data["classes"]],
-                paths=[str(p) for p in data["paths"]],
-                settings=json.loads(str(data["settings"])) if "settings" in data.files else {},
-            )
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-        raise DatasetError(f"{path}: not a readable dataset cache ({error})") from None
-    if dataset.frames.dtype != np.uint8 or dataset.frames.ndim != 5 or dataset.frames.shape[-1] != 3:
-        shape = f"{dataset.frames.dtype} {dataset.frames.shape}"
-        raise DatasetError(f"{path}: frames must be uint8 [N, T, H, W, 3], got {shape}")
-    if not len(dataset.labels) == len(dataset.groups) == len(dataset.paths) == len(dataset.frames):
+            arrays = {name: data[name] for name in data.files}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split())
+        raise DatasetError(f"{path}: not a readable dataset cache ({reason})") from None
+    return _checked_dataset(path, arrays)
+
+
+def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
+    frames = arrays["frames"]
+    if frames.dtype != np.uint8 or frames.ndim != 5 or frames.shape[-1] != 3:
+        raise DatasetError(f"{path}: frames must be uint8 [N, T, H, W, 3], got {frames.dtype} {frames.shape}")
+    for name in ("labels", "groups"):
+        if arrays[name].ndim != 1 or not np.issubdtype(arrays[name].dtype, np.integer):
+            raise DatasetError(f"{path}: {name} must be integers [N], got {arrays[name].dtype} {arrays[name].shape}")
+    for name in ("classes", "paths"):
+        if arrays[name].ndim != 1 or arrays[name].dtype.kind != "U":
+            raise DatasetError(f"{path}: {name} must be strings [N], got {arrays[name].dtype} {arrays[name].shape}")
+    labels, classes = arrays["labels"].astype(np.int64), [str(c) for c in arrays["classes"]]
+    if not len(labels) == len(arrays["groups"]) == len(arrays["paths"]) == len(frames):
         raise DatasetError(f"{path}: frames, labels, groups and paths differ in length")
-    return dataset
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise DatasetError(
+            f"{path}: labels run from {labels.min()} to {labels.max()}, but there are {len(classes)} classes"
+        )
+    settings: dict = {}
+    if "settings" in arrays:
+        try:
+            settings = json.loads(str(arrays["settings"]))
+        except ValueError:
+            settings = None
+        if not isinstance(settings, dict):
+            raise DatasetError(f"{path}: its settings are not the JSON object a dataset cache holds")
+    return Dataset(
+        frames=frames,
+        labels=labels,
+        groups=arrays["groups"].astype(np.int64),
+        classes=classes,
+        paths=[str(p) for p in arrays["paths"]],
+        settings=settings,
+    )

@@ -19,6 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from har.errors import HarError
+
 #: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
 #: The first four change a property of the whole actor (size, aspect), which every model here can read;
 #: spinning and sliding need a model that keeps track of where things are (ConvLSTM does, LRCN hardly).
@@ -144,21 +146,36 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
     ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
     browser-playable H.264, see ``har.predict.H264Writer``.
     """
+    from har.workspace import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames_bgr[0].shape[:2]
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fourcc = "XVID" if path.suffix.lower() == ".avi" else "mp4v"
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write {fourcc} video to {tmp}")
-    try:
-        for frame in frames_bgr:
-            writer.write(frame)
-    finally:
-        writer.release()
-    os.replace(tmp, path)
+    with atomic_write(path, suffix=path.suffix) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+        if not writer.isOpened():
+            raise HarError(f"cannot write {fourcc} video to {path.parent} (is it writable?)")
+        try:
+            for frame in frames_bgr:
+                writer.write(frame)
+        finally:
+            writer.release()
+        # OpenCV's writer says nothing when the disk fills up: check that every frame made it into the file.
+        capture = cv2.VideoCapture(str(tmp))
+        written = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+        capture.release()
+        if written != len(frames_bgr):
+            raise HarError(f"could not write {path}: {written} of {len(frames_bgr)} frames were saved (disk full?)")
     return path
+
+
+def _read_manifest(path: Path) -> dict | None:
+    """The settings a finished demo dataset was made with, or None (no manifest, or a damaged one)."""
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return settings if isinstance(settings, dict) else None
 
 
 def make_demo_dataset(
@@ -205,7 +222,7 @@ def make_demo_dataset(
         "seed": seed,
     }
     manifest = out_dir / MANIFEST
-    if manifest.exists() and json.loads(manifest.read_text()) == settings:
+    if _read_manifest(manifest) == settings:
         if progress:
             print(f"Demo dataset already in {out_dir}")
         return out_dir
@@ -222,7 +239,10 @@ def make_demo_dataset(
         folder.mkdir(parents=True, exist_ok=True)
         clip_frames = render_clip(name, looks[group], rng, n_frames, width, height)
         write_video(folder / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, fps)
-    manifest.write_text(json.dumps(settings))
+    from har.workspace import atomic_write
+
+    with atomic_write(manifest) as tmp:  # written last, and whole: it says the dataset is complete
+        tmp.write_text(json.dumps(settings))
     if progress:
         print(f"Wrote {len(jobs)} clips of {n_classes} classes to {out_dir}")
     return out_dir

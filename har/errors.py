@@ -13,6 +13,10 @@ class ClipTooShortError(VideoError):
     """A clip decodes fewer frames than the sequence length."""
 
 
+class DecoderCrashError(VideoError):
+    """The decoder died on a video (in a worker process: the caller lives on)."""
+
+
 class DownloadError(HarError):
     """A download failed (network, server, size or checksum)."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +21,8 @@ import numpy as np
 
 from har.bundle import load_bundle
 from har.errors import ClipTooShortError, HarError, VideoError
-from har.video import VideoSource, extract_frames, iter_frames, sample_frame_indices, to_model_frame, video_info
+from har.video import VideoSource, iter_frames, sample_frame_indices, to_model_frame, video_info
+from har.workers import FrameStream, extract_frames_isolated
 
 
 class Predictor:
@@ -77,7 +78,7 @@ def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
     fed one frame at a time; the head is the rest, fed windows of encoded frames. Models without such a
     run, or with branches, are not split.
     """
-    import keras
+    from har.backend import keras
 
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     k = 0
@@ -103,29 +104,53 @@ def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
 
 
 class H264Writer:
-    """Writes RGB frames to a browser-playable H.264 MP4 (ffmpeg from imageio-ffmpeg), atomically.
+    """Writes RGB frames to a browser-playable H.264 MP4 with FFmpeg (the program imageio-ffmpeg ships), atomically.
 
-    Frames go to a temporary file beside ``path``, renamed when the writer closes cleanly; on an error
-    the temporary file is deleted, so no half-written video is ever left under the final name.
+    Frames go through a pipe to FFmpeg, which writes a temporary file beside ``path``, renamed when the
+    writer closes cleanly; on any error the temporary file is deleted, so no half-written video is ever
+    left under the final name. When FFmpeg fails (a full disk, a folder it may not write), the error is
+    one line: FFmpeg's own last word.
     """
 
-    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float):
+    def __init__(self, path: str | os.PathLike, size: tuple[int, int], fps: float, *, preset: str = "veryfast"):
+        import subprocess
+        import tempfile
+
         import imageio_ffmpeg
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.stem}.tmp.mp4")
         width, height = size
-        self._writer = imageio_ffmpeg.write_frames(
-            str(self.tmp), (width, height), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=2,
-            quality=7, ffmpeg_log_level="error", output_params=["-movflags", "+faststart"],
-        )  # fmt: skip
-        self._writer.send(None)
+        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
+        os.close(handle)
+        self.tmp = Path(tmp)
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (open while FFmpeg runs)
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
+            "-an", "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",  # yuv420p needs even sides
+            "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
+        self._size = (height, width, 3)
         self.frames = 0
+
+    def _failure(self) -> HarError:
+        self._process.wait()
+        self._log.seek(0)
+        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
+        reason = lines[-1][:200] if lines else f"FFmpeg exited with code {self._process.returncode}"
+        return HarError(f"cannot write the video {self.path}: {reason}")
 
     def write(self, frame_rgb: np.ndarray) -> None:
         """Append one RGB uint8 frame."""
-        self._writer.send(np.ascontiguousarray(frame_rgb))
+        if frame_rgb.shape != self._size:
+            raise HarError(f"frame of shape {frame_rgb.shape} written to a video of {self._size}")
+        try:
+            self._process.stdin.write(np.ascontiguousarray(frame_rgb).data)
+        except (BrokenPipeError, OSError):
+            raise self._failure() from None
         self.frames += 1
 
     def __enter__(self) -> H264Writer:
@@ -133,12 +158,21 @@ class H264Writer:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            self._writer.close()
-        finally:
-            if exc_type is None and self.frames:
+            with suppress(OSError):  # FFmpeg may have gone already; its exit code tells why
+                self._process.stdin.close()
+            if exc_type is not None:
+                self._process.kill()
+            self._process.wait()
+            if exc_type is None and (self._process.returncode != 0 or not self.frames):
+                raise self._failure() if self._process.returncode != 0 else HarError(f"{self.path}: no frames")
+            if exc_type is None:
+                from har.workspace import honour_umask
+
+                honour_umask(self.tmp)
                 os.replace(self.tmp, self.path)
-            else:
-                self.tmp.unlink(missing_ok=True)
+        finally:
+            self._log.close()
+            self.tmp.unlink(missing_ok=True)
 
 
 def draw_label(frame_rgb: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarray:
@@ -216,16 +250,31 @@ def predict_on_video(
     is written to an H.264 MP4 with its label and confidence drawn on it (same frame count and fps).
     Raises ``ClipTooShortError`` (and leaves no file) when fewer frames than the sequence decode.
     """
-    import time
-
-    from tqdm.auto import tqdm
-
     if stride < 1 or smooth < 1:
         raise HarError("stride and smooth must be at least 1")
     if not isinstance(predictor, Predictor):
         predictor = Predictor.load(predictor)
-    length, size = predictor.sequence_length, predictor.image_size
-    info = video_info(source)
+    with ExitStack() as stack:  # on any error the worker ends and the writer deletes its temporary file
+        if isinstance(source, int):
+            info, frames = video_info(source), iter_frames(source)
+        else:  # decoded in a worker process: a decoder crash becomes an error here, not the end of Python
+            stream = stack.enter_context(FrameStream(source))
+            info, frames = stream.info, iter(stream)
+        return _label_frames(
+            predictor, source, info, frames, stack, out, stride=stride, smooth=smooth, batch_size=batch_size,
+            chunk_size=chunk_size, max_frames=max_frames, progress=progress,
+        )  # fmt: skip
+
+
+def _label_frames(
+    predictor, source, info, frames, stack, out, *, stride, smooth, batch_size, chunk_size, max_frames, progress
+) -> WindowPredictions:
+    import time
+
+    from tqdm.auto import tqdm
+
+    length = predictor.sequence_length
+    size = predictor.image_size
     fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
         total = min(total or max_frames, max_frames)
@@ -239,48 +288,45 @@ def predict_on_video(
     shown = None
     seen = 0
     started = time.perf_counter()
-    with ExitStack() as stack:  # on any error the writer deletes its temporary file
-        for chunk in _chunks(_limited(iter_frames(source), max_frames), chunk_size):
-            if bar is None and seen + len(chunk) >= length:
-                bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
-            small = np.stack([to_model_frame(frame, size) for frame in chunk])
-            encoded = predictor.encode(small, batch_size)
-            buffer = encoded if tail is None else np.concatenate([tail, encoded])
-            first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
-            chunk_ends = [
-                e for e in range(seen, seen + len(chunk)) if e >= length - 1 and (e - length + 1) % stride == 0
-            ]
-            if chunk_ends:
-                views = np.lib.stride_tricks.sliding_window_view(buffer, length, axis=0)
-                windows = np.moveaxis(views[np.array(chunk_ends) - length + 1 - first], -1, 1)
-                chunk_probabilities = predictor.classify_windows(windows, batch_size)
-            else:
-                chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
-            if out is not None and writer is None:
-                writer = stack.enter_context(H264Writer(out, (chunk[0].shape[1], chunk[0].shape[0]), fps))
-            next_end = 0
-            for i, frame in enumerate(chunk):
-                index = seen + i
-                if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
-                    recent.append(chunk_probabilities[next_end])
-                    shown = np.mean(recent, axis=0)
-                    ends.append(index)
-                    probabilities.append(shown)
-                    next_end += 1
-                if writer is not None:
-                    frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
-                    if shown is None:
-                        draw_label(frame, f"collecting {length} frames...", (200, 200, 200))
-                    else:
-                        top = int(shown.argmax())
-                        draw_label(frame, f"{predictor.classes[top]} {shown[top]:.0%}")
-                    writer.write(frame)
-            tail = buffer[-(length - 1) :] if length > 1 else buffer[:0]
-            seen += len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
-        if seen < length:
-            raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than the sequence ({length})")
+    for chunk in _chunks(_limited(frames, max_frames), chunk_size):
+        if bar is None and seen + len(chunk) >= length:
+            bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
+        small = np.stack([to_model_frame(frame, size) for frame in chunk])
+        encoded = predictor.encode(small, batch_size)
+        buffer = encoded if tail is None else np.concatenate([tail, encoded])
+        first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
+        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= length - 1 and (e - length + 1) % stride == 0]
+        if chunk_ends:
+            views = np.lib.stride_tricks.sliding_window_view(buffer, length, axis=0)
+            windows = np.moveaxis(views[np.array(chunk_ends) - length + 1 - first], -1, 1)
+            chunk_probabilities = predictor.classify_windows(windows, batch_size)
+        else:
+            chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
+        if out is not None and writer is None:
+            writer = stack.enter_context(H264Writer(out, (chunk[0].shape[1], chunk[0].shape[0]), fps))
+        next_end = 0
+        for i, frame in enumerate(chunk):
+            index = seen + i
+            if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
+                recent.append(chunk_probabilities[next_end])
+                shown = np.mean(recent, axis=0)
+                ends.append(index)
+                probabilities.append(shown)
+                next_end += 1
+            if writer is not None:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                if shown is None:
+                    draw_label(frame, f"collecting {length} frames...", (200, 200, 200))
+                else:
+                    top = int(shown.argmax())
+                    draw_label(frame, f"{predictor.classes[top]} {shown[top]:.0%}")
+                writer.write(frame)
+        tail = buffer[-(length - 1) :] if length > 1 else buffer[:0]
+        seen += len(chunk)
+        if bar is not None:
+            bar.update(len(chunk))
+    if seen < length:
+        raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than the sequence ({length})")
     elapsed = time.perf_counter() - started
     return WindowPredictions(
         classes=predictor.classes,
@@ -336,8 +382,8 @@ def predict_single_action(
         if len(frames) < length:
             raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
         clip = np.stack([to_model_frame(frames[i], size) for i in sample_frame_indices(len(frames), length)])
-    else:
-        clip = extract_frames(source, length, size)
+    else:  # decoded in a worker process, as for training: a crashing decoder cannot take Python down
+        clip = extract_frames_isolated(source, length, size)
     probabilities = np.asarray(predictor.model.predict_on_batch(clip[None]))[0]
     order = np.argsort(probabilities)[::-1][: max(1, top_k)]
     top = [(predictor.classes[i], float(probabilities[i])) for i in order]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,22 @@ def demo_root(tmp_path_factory) -> Path:
     )
 
 
-def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m har ARGS`` in a fresh interpreter and capture its output."""
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m har ARGS`` in a fresh interpreter and capture its output.
+
+    oneDNN is forced on (``TF_ENABLE_ONEDNN_OPTS=1``): on CPUs with AVX-512 TensorFlow turns it on by
+    itself and prints start-up lines, so every CLI test checks the one-line rule as those machines see it.
+    """
+    environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "har", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=600
-    )
+        [sys.executable, "-m", "har", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=600,
+        env=environment,
+    )  # fmt: skip
+
+
+PROGRESS_BAR = re.compile(r"^[^:]*:\s+\d+%\|")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines of stderr that are not progress bars (tqdm redraws its bar with carriage returns)."""
+    return [line for line in re.split(r"[\r\n]+", stderr) if line.strip() and not PROGRESS_BAR.match(line)]
