@@ -1,6 +1,7 @@
-# The two commands of the README: `make demo` (the whole series, headless, on the demo dataset)
-# and `make test` (lint, format check, unit tests and every notebook in quick mode).
-# Both create ./.venv and install what they need into it.
+# The commands of the README: `make demo` (the whole series, headless, on the demo dataset),
+# `make test` (notebook format and template checks, lint, format check, unit tests and every notebook in
+# quick mode) and `make format` (after editing a notebook: strip outputs, normalise, ruff-format its code).
+# All create ./.venv and install what they need into it.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo lint notebooks bench clean
+.PHONY: test demo format lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,8 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
+	$(BIN)/python scripts/format_notebooks.py --check
+	$(BIN)/python scripts/lint_notebooks.py
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
@@ -28,8 +31,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-notebooks: $(STAMP)
-	$(BIN)/python scripts/notebooks.py
+format: $(STAMP)
+	$(BIN)/python scripts/format_notebooks.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_extraction.py

@@ -1,10 +1,12 @@
-"""Plots the notebooks show: first frames with labels, sampled frames of a clip, splits, curves, timelines.
+"""Plots the notebooks show: first frames with labels, sampled frames of a clip, a batch of clips as a 5-D
+tensor, a model's architecture, splits, curves, timelines.
 
 Every function returns the matplotlib ``Figure`` (shown inline by Jupyter) so scripts can save it.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from pathlib import Path
@@ -146,6 +148,253 @@ def plot_label_timeline(result, *, title: str | None = None):
     return fig
 
 
+def _xy(x: float, y: float) -> np.ndarray:
+    return np.array([x, y], dtype=float)
+
+
+def plot_video_tensor(clips: np.ndarray, labels=None, *, title: str | None = None):
+    """Draw a batch of clips (uint8 ``[N, T, H, W, C]``) as what a model sees: a 5-D tensor.
+
+    Each clip is a row of its ``T`` frames drawn in perspective, one after the other in time; the axes
+    are labelled with their sizes, and the last frame of the first clip is split into its colour
+    channels. ``labels`` names the clips (one per row).
+    """
+    from matplotlib.patches import FancyArrowPatch, Polygon
+    from matplotlib.transforms import Affine2D
+
+    clips = np.asarray(clips)
+    if clips.ndim != 5:
+        raise ValueError(f"clips must be [N, T, H, W, C], got shape {clips.shape}")
+    n, t, h, w, c = clips.shape
+    across = _xy(0.5, 0.22) * w / max(h, w)  # a frame's width, seen at an angle
+    up = _xy(0, 1) * h / max(h, w)  # its height
+    step = _xy(0.36, 0)  # from one frame to the next in time
+    row_gap = up[1] + across[1] + 0.55
+    strip = (t - 1) * step[0] + across[0]  # width of one clip's row of frames
+    fig, ax = _figure(figsize=(12, 1.75 * n + 1.3))
+
+    def draw_frame(image, origin, z):
+        corners = np.array([origin, origin + across, origin + across + up, origin + up])
+        place = Affine2D.from_values(*across, *up, *origin) + ax.transData
+        ax.imshow(image, extent=(0, 1, 0, 1), transform=place, interpolation="nearest", zorder=z)
+        ax.add_patch(Polygon(corners, closed=True, fill=False, lw=0.6, ec="0.25", zorder=z))
+
+    def arrow(start, end, text, shift, **text_kwargs):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=12, lw=1.2, color="black"))
+        ax.text(*((start + end) / 2 + shift), text, ha="center", va="center", **{"fontsize": 10, **text_kwargs})
+
+    for row in range(n):
+        base = _xy(0, (n - 1 - row) * row_gap)
+        for i in reversed(range(t)):  # the first frame in front
+            draw_frame(clips[row, i], base + i * step, z=2 * (t - i))
+        name = f"clip {row}" + (f": {labels[row]}" if labels is not None else "")
+        ax.text(base[0], base[1] + up[1] + across[1] + 0.1, name, fontsize=10, va="bottom")
+    top = _xy(0, (n - 1) * row_gap)
+    arrow(_xy(0, -0.2), _xy(strip - across[0], -0.2), f"T = {t}: time, frame 0 to frame {t - 1}", _xy(0, -0.17))
+    arrow(top + _xy(-0.1, 0), top + up + _xy(-0.1, 0), f"H = {h}", _xy(-0.17, 0), rotation=90)
+    arrow(top + _xy(0, -0.1), top + across + _xy(0, -0.1), f"W = {w}", _xy(0.12, -0.12), fontsize=9)
+    arrow(top + up + _xy(-0.75, 0), _xy(-0.75, 0), f"N = {n}: clips in a batch", _xy(-0.17, 0), rotation=90)
+
+    # The channels: the last frame of the first clip, split into its colour planes.
+    origin = top + _xy(strip + 0.9, 0)
+    colours = ("tab:red", "tab:green", "tab:blue")
+    for k in reversed(range(c)):
+        plane = np.zeros_like(clips[0, -1])
+        plane[..., k] = clips[0, -1][..., k]
+        corner = origin + _xy(0.3 * k, 0)
+        draw_frame(plane if c == 3 else clips[0, -1][..., k], corner, z=10 - k)
+        if c == 3:
+            ax.text(*(corner + across + up + _xy(0, 0.06)), "RGB"[k], color=colours[k], ha="center")
+    text = f"C = {c}: frame {t - 1} is\n{h} × {w} × {c} numbers"
+    ax.text(*(origin + _xy(0.55, -0.15)), text, ha="center", va="top", fontsize=10)
+
+    ax.set_aspect("equal")
+    ax.set_xlim(-1.1, strip + 2.4)
+    ax.set_ylim(-0.6, (n - 1) * row_gap + up[1] + across[1] + 0.45)
+    ax.axis("off")
+    shape = ", ".join(str(s) for s in clips.shape)
+    ax.set_title(title or f"A batch of clips is a 5-D tensor (N, T, H, W, C) = ({shape}), {clips.dtype}")
+    fig.tight_layout()
+    return fig
+
+
+#: Colours of the layer kinds in ``plot_model_diagram``.
+_LAYER_COLOURS = {
+    "input": "#eeeeee",
+    "recurrent": "#f5b971",
+    "convolution": "#8fbce6",
+    "pooling": "#a8d5a2",
+    "dropout": "#f7f7f7",
+    "reshape": "#dddddd",
+    "dense": "#c9b3e6",
+}
+_KIND_LEGEND = {
+    "recurrent": "recurrent: reads the frames in order and keeps a memory",
+    "convolution": "convolution: small filters slid over the image",
+    "pooling": "pooling: keeps the strongest (or mean) response of each patch",
+    "dropout": "dropout: zeroes a random share of values, while training only",
+    "dense": "dense: every input connected to every output",
+}
+
+
+def _sizes(value) -> str:
+    return "×".join(str(v) for v in (value if isinstance(value, list | tuple) else (value,)))
+
+
+def _describe_layer(layer, frames: int | None) -> tuple[str, str, str, bool]:
+    """(kind, title, detail, per frame) of a Keras layer as ``plot_model_diagram`` draws it."""
+    name = type(layer).__name__
+    if name == "TimeDistributed":
+        if type(layer.layer).__name__ == "Flatten":
+            return "reshape", "Flatten: each frame into one vector", "", True
+        kind, title, detail, _ = _describe_layer(layer.layer, frames)
+        return kind, title, detail, True
+    if hasattr(layer, "layers"):  # a model used as a layer (a pretrained backbone)
+        return "convolution", f"{layer.name}: a CNN of {len(layer.layers)} layers", "", False
+    config = layer.get_config()
+    if any(part in name for part in ("LSTM", "GRU", "RNN")):
+        size = f"{config['filters']} filters {_sizes(config['kernel_size'])}" if "filters" in config else ""
+        size = size or f"{config['units']} units"
+        steps = f"returns all {frames or 'its'} steps" if config.get("return_sequences") else "returns its last step"
+        dropout = f", recurrent dropout {config['recurrent_dropout']:g}" if config.get("recurrent_dropout") else ""
+        return "recurrent", f"{name}: {size}", f"{config.get('activation', 'tanh')}{dropout}; {steps}", False
+    if name.startswith("Conv"):
+        padding = ", padding same" if config.get("padding") == "same" else ""
+        title = f"{name}: {config['filters']} filters {_sizes(config['kernel_size'])}"
+        return "convolution", f"{title}, {config['activation']}{padding}", "", False
+    if "Pooling" in name:
+        if name.startswith("Global"):
+            return "pooling", f"{name}: the mean over {'time' if name.endswith('1D') else 'space'}", "", False
+        pool = tuple(config["pool_size"])
+        detail = "over space only: every frame kept" if len(pool) == 3 and pool[0] == 1 else ""
+        return "pooling", f"{name}: {_sizes(pool)}", detail, False
+    if "Dropout" in name:
+        return "dropout", f"{name}: {config['rate']:g}", "", False
+    if name == "Dense":
+        return "dense", f"Dense: {config['units']} units, {config['activation']}", "", False
+    if name == "Rescaling":
+        scale = float(config["scale"])
+        if np.isclose(scale, 1 / 255):
+            return "reshape", "Rescaling: pixels ÷ 255, to [0, 1]", "", False
+        return "reshape", f"Rescaling: × {scale:g}", "", False
+    if name == "Flatten":
+        return "reshape", "Flatten: everything into one vector", "", False
+    return "reshape", name, "", False
+
+
+def _output_shape(layer) -> tuple | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return None
+
+
+def plot_model_diagram(model, *, title: str | None = None):
+    """Draw a Keras model as a flow of layers, top to bottom, with the shape of one clip after each.
+
+    Made from the model itself (its layers, their settings and output shapes), so it shows the model as
+    it is, edits included. Recurrent layers carry a loop (their memory, passed from one frame to the
+    next); runs of per-frame (``TimeDistributed``) layers are drawn as stacks, one copy per frame with the
+    same weights, and bracketed. Shapes leave out the batch dimension.
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    input_shape = tuple(model.inputs[0].shape)
+    frames = input_shape[1] if len(input_shape) == 5 else None
+    dtype = getattr(model.inputs[0], "dtype", "")
+    what = f"clips of {frames} frames" if frames else "inputs"
+    rows = [("input", f"input: {what}, {dtype}", "", False, input_shape, 0)]
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        kind, text, detail, per_frame = _describe_layer(layer, frames)
+        rows.append((kind, text, detail, per_frame, _output_shape(layer), layer.count_params()))
+    heights = [0.9 if row[2] or row[0] in ("recurrent", "convolution", "dense") else 0.55 for row in rows]
+    gap = 0.45
+    total = sum(heights) + gap * (len(rows) - 1)
+    fig, ax = _figure(figsize=(11, 0.34 * total + 1.6))
+    left, width = 2.3, 6.3
+    boxes = []  # (bottom, top) of each row
+    labelled_loop = False
+    y = total
+    for (kind, text, detail, per_frame, shape, params), height in zip(rows, heights, strict=True):
+        bottom = y - height
+        style = "round,pad=0,rounding_size=0.08"
+        for copy in (2, 1) if per_frame else ():  # the same layer again, for the other frames
+            corner = (left + 0.1 * copy, bottom + 0.08 * copy)
+            ax.add_patch(FancyBboxPatch(corner, width, height, boxstyle=style, fc=_LAYER_COLOURS[kind], ec="0.5"))
+        ax.add_patch(FancyBboxPatch((left, bottom), width, height, boxstyle=style, fc=_LAYER_COLOURS[kind], ec="0.2"))
+        middle = bottom + height / 2
+        if detail:
+            ax.text(left + 0.15, middle + 0.16, text, va="center", fontsize=9.5)
+            ax.text(left + 0.15, middle - 0.2, detail, va="center", fontsize=8.5, color="0.25")
+        else:
+            ax.text(left + 0.15, middle, text, va="center", fontsize=9.5)
+        if kind == "recurrent":
+            loop = FancyArrowPatch(
+                (left, bottom + 0.2),
+                (left, bottom + height - 0.2),
+                connectionstyle="arc3,rad=-2.2",
+                arrowstyle="-|>",
+                mutation_scale=12,
+                lw=1.5,
+                color="#b35900",
+            )
+            ax.add_patch(loop)
+            if not labelled_loop:
+                label = "memory,\nframe to\nframe"
+                ax.text(left - 0.75, middle, label, ha="right", va="center", fontsize=8, color="#b35900")
+                labelled_loop = True
+        if shape is not None:
+            dims = " × ".join("?" if d is None else str(d) for d in shape[1:])
+            ax.text(left + width + 0.4, middle, dims, va="center", fontsize=10, family="monospace")
+        if params:
+            ax.text(left + width + 3.4, middle, f"{params:,} weights", va="center", fontsize=8.5, color="0.35")
+        boxes.append((bottom, y))
+        y = bottom - gap
+    for (bottom, _), (_, top) in itertools.pairwise(boxes):
+        arrow = FancyArrowPatch((left + width / 2, bottom), (left + width / 2, top), arrowstyle="-|>", color="0.3")
+        arrow.set_mutation_scale(10)
+        ax.add_patch(arrow)
+    # Bracket every run of per-frame layers.
+    i = 0
+    while i < len(rows):
+        if not rows[i][3]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(rows) and rows[j + 1][3]:
+            j += 1
+        top, bottom = boxes[i][1], boxes[j][0]
+        x = left - 0.25
+        if j - i < 2:  # too short to carry a label: the stacked boxes and the legend say it
+            i = j + 1
+            continue
+        ax.plot([x + 0.12, x, x, x + 0.12], [top, top, bottom, bottom], color="#1f5f99", lw=1.5)
+        label = f"on each of\nthe {frames} frames\nalone, the\nsame weights" if frames else "per frame"
+        ax.text(x - 0.12, (top + bottom) / 2, label, ha="right", va="center", fontsize=8, color="#1f5f99")
+        i = j + 1
+    header = "shape of one clip (frames × height × width × channels)" if frames else "output shape"
+    ax.text(left + width + 0.4, total + 0.3, header, fontsize=8.5, color="0.35")
+    kinds = [kind for kind in _KIND_LEGEND if any(row[0] == kind for row in rows)]
+    if any(row[3] for row in rows):
+        kinds.append("per frame")
+    for i, kind in enumerate(kinds):
+        y = -0.9 - 0.45 * i
+        colour = _LAYER_COLOURS.get(kind, "white")
+        for copy in (2, 1, 0) if kind == "per frame" else (0,):
+            corner = (left + 0.06 * copy, y + 0.05 * copy)
+            ax.add_patch(FancyBboxPatch(corner, 0.5, 0.25, boxstyle="round,pad=0", fc=colour, ec="0.3"))
+        text = _KIND_LEGEND.get(kind, f"stacked: the same layer on each of the {frames} frames alone (TimeDistributed)")
+        ax.text(left + 0.75, y + 0.15, text, va="center", fontsize=8.5)
+    ax.set_xlim(0, left + width + 5)
+    ax.set_ylim(-1.1 - 0.45 * len(kinds), total + 0.7)
+    ax.axis("off")
+    ax.set_title(title or f"{model.name}: what flows where", fontsize=12)
+    fig.tight_layout()
+    return fig
+
+
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save a figure as PNG (creating folders) and return the path."""
     path = Path(path)
@@ -154,4 +403,14 @@ def save_figure(fig, path: str | os.PathLike) -> Path:
     return path
 
 
-__all__ = ["plot_clip_frames", "plot_first_frames", "save_figure"]
+__all__ = [
+    "plot_clip_frames",
+    "plot_confusion_matrix",
+    "plot_first_frames",
+    "plot_history",
+    "plot_label_timeline",
+    "plot_model_diagram",
+    "plot_split_groups",
+    "plot_video_tensor",
+    "save_figure",
+]

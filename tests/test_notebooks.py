@@ -1,45 +1,199 @@
-"""The notebooks: in sync with their source, shaped like the course's template, and they run."""
+"""The notebooks: formatted as committed, shaped like the course's template, in step with `har`, and they run.
+
+The notebooks are the source of the course; nothing generates them. ``make format`` formats them
+(scripts/format_notebooks.py) and ``scripts/lint_notebooks.py`` checks what every notebook must share.
+"""
 
 import json
-from pathlib import Path
+import subprocess
+import sys
 
 import cv2
+import lint_notebooks as template
+import nbformat
 import numpy as np
 import pytest
 from conftest import ROOT
 from run_notebooks import run_notebooks
 
-import notebooks as source
-
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+FORMAT = [sys.executable, str(ROOT / "scripts" / "format_notebooks.py")]
+LINT = [sys.executable, str(ROOT / "scripts" / "lint_notebooks.py")]
+
+
+def run(command: list[str]) -> subprocess.CompletedProcess:
+    return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def code_cell(notebook: dict, marker: str) -> dict:
+    """The one code cell of a notebook (as JSON) whose source contains ``marker``."""
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    assert len(cells) == 1, f"expected one code cell with {marker!r}, found {len(cells)}"
+    return cells[0]
 
 
 def test_the_seven_lessons_are_there_in_order():
-    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06", "07"]
-    assert [p.stem for p in PATHS] == [lesson[0] for lesson in source.lessons()]
+    assert [p.stem[:3] for p in PATHS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+    assert not (ROOT / "scripts" / "lessons.py").exists(), "the notebooks are the source: nothing generates them"
 
 
-def test_committed_notebooks_match_their_source(tmp_path):
-    for generated in source.write_all(tmp_path):
-        committed = ROOT / "notebooks" / generated.name
-        assert committed.read_text() == generated.read_text(), f"run `python scripts/notebooks.py` ({generated.name})"
+def test_the_notebooks_are_formatted():
+    done = run([*FORMAT, "--check"])
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
-def test_notebook_template(path):
-    cells = json.loads(path.read_text())["cells"]
-    first = "".join(cells[0]["source"])
-    assert cells[0]["cell_type"] == "markdown" and first.startswith("# ")
-    assert f"colab.research.google.com/github/{source.REPO}/blob/main/notebooks/{path.name}" in first
-    text = ["".join(c["source"]) for c in cells]
-    setup = text.index(next(t for t in text if t.startswith("## Setup")))
-    assert source.REPO_URL in text[setup + 1] and "import har" in text[setup + 1]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1 and "QUICK = quick_mode()" in "".join(tagged[0]["source"])
-    assert "sys.path.insert" not in "".join(text) and "sys.path.append" not in "".join(text)
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            assert cell["outputs"] == [] and cell["execution_count"] is None, "notebooks are committed without outputs"
+def test_notebook_follows_the_template(path):
+    problems = template.check_notebook(path)
+    assert not problems, f"{path.name} departs from the course template:\n" + "\n".join(problems)
+
+
+def test_every_notebook_has_the_course_setup_cell():
+    """The Setup cell makes a notebook work alone on Colab: it must be the same, word for word, everywhere."""
+    for path in PATHS:
+        text = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"]]
+        setup = text[text.index(next(t for t in text if t.startswith("## Setup"))) + 1]
+        assert setup in (template.setup_code(True), template.setup_code(False)), (
+            f"{path.name}: its Setup cell is not the course's: copy SETUP_CODE from scripts/lint_notebooks.py"
+        )
+        assert f'REPO_URL = "{template.REPO_URL}"' in setup
+        assert template.REPO_URL == "https://github.com/har-course/human-activity-recognition"
+
+
+def test_the_template_check_says_what_to_change(tmp_path):
+    path = tmp_path / "03_train_test_split.ipynb"
+    nb = nbformat.read(PATHS[2], as_version=4)
+    setup = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Setup")) + 1
+    nb.cells[setup].source = nb.cells[setup].source.replace(template.REPO, "someone/a-fork")
+    nb.cells[0].source = nb.cells[0].source.replace(template.REPO, "someone/a-fork")
+    parameters = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    parameters.metadata = {}
+    nbformat.write(nb, path)
+    problems = "\n".join(template.check_notebook(path))
+    assert "put this Colab badge in the first cell" in problems and template.badge(path.stem) in problems
+    assert "not of someone/a-fork" in problems
+    assert "Setup cell" in problems and f'+    REPO_URL = "{template.REPO_URL}"' in problems
+    assert "tag exactly one code cell `parameters`" in problems
+    done = run([*LINT, str(path)])
+    assert done.returncode == 1 and "Setup cell" in done.stderr
+
+
+def test_a_lesson_edited_in_jupyter_passes_after_make_format(tmp_path):
+    """A teacher edits a lesson in Jupyter, saves it (outputs and all), runs the format command: it passes."""
+    path = tmp_path / PATHS[3].name
+    nb = nbformat.read(PATHS[3], as_version=4)
+    markdown = next(c for c in nb.cells if c.cell_type == "markdown" and c.source.startswith("## Training"))
+    markdown.source += "\n\nOn a laptop, an epoch of the ConvLSTM takes about a minute.  \n"
+    code = next(c for c in nb.cells if c.cell_type == "code" and "plot_history(" in c.source)
+    code.source = (
+        "from har.viz import plot_history\nimport numpy as np\nbest=int(np.argmin( result.history['val_loss'] ))\n"
+    )
+    code.source += "plot_history(result.history, title=f'ConvLSTM, best epoch {best + 1}');\n"
+    for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):  # what a run leaves behind
+        cell.execution_count = number + 1
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="some output\n")]
+        cell.metadata["execution"] = {"iopub.execute_input": "2025-01-01T00:00:00.000000Z"}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"}
+    nbformat.write(nb, path)  # as Jupyter saves
+
+    assert run([*FORMAT, "--check", str(path)]).returncode == 1
+    done = run([*FORMAT, str(path)])  # what `make format` runs, on this notebook
+    assert done.returncode == 0, done.stderr
+    checked = run([*FORMAT, "--check", str(path)])
+    assert checked.returncode == 0, checked.stderr
+    linted = run([*LINT, str(path)])
+    assert linted.returncode == 0, linted.stderr
+    assert template.check_notebook(path) == []
+
+    formatted = json.loads(path.read_text())
+    assert "takes about a minute." in "".join(cell_starting(formatted, "## Training")["source"])
+    edited = "".join(code_cell(formatted, "plot_history(")["source"])
+    assert 'best = int(np.argmin(result.history["val_loss"]))' in edited  # ruff-formatted
+    assert edited.startswith("import numpy as np\n\nfrom har.viz import plot_history")  # imports sorted
+    for cell in formatted["cells"]:
+        assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
+        assert set(cell["metadata"]) <= {"tags"}
+    unchanged = [c["source"] for c in json.loads(PATHS[3].read_text())["cells"]]
+    assert sum(a != c["source"] for a, c in zip(unchanged, formatted["cells"], strict=True)) == 2
+
+
+def cell_starting(notebook: dict, start: str) -> dict:
+    """The first cell of a notebook (as JSON) whose source starts with ``start``."""
+    return next(c for c in notebook["cells"] if "".join(c["source"]).startswith(start))
+
+
+@pytest.mark.parametrize("damage", ["outputs", "unformatted code", "json layout"])
+def test_an_unformatted_notebook_fails_the_check(tmp_path, damage):
+    path = tmp_path / PATHS[0].name
+    notebook = json.loads(PATHS[0].read_text())
+    code = next(c for c in notebook["cells"] if c["cell_type"] == "code")
+    if damage == "outputs":
+        code["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hello\n"]}]
+        code["execution_count"] = 1
+    elif damage == "unformatted code":
+        code["source"] = ["x=[1,\n", "2]\n"]
+    path.write_text(json.dumps(notebook, indent=1 if damage != "json layout" else 2) + "\n")
+    done = run([*FORMAT, "--check", str(path)])
+    assert done.returncode == 1
+    assert "not formatted" in done.stderr and "run `make format`" in done.stderr
+
+
+@pytest.mark.parametrize(("notebook", "function"), [("04_convlstm", "convlstm"), ("05_lrcn", "lrcn")])
+def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, function):
+    """The lesson's cell and ``har.models`` (what the command line trains) build the same layers."""
+    import keras
+
+    import har.models
+
+    source = "".join(
+        code_cell(json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text()), f"def {function}(")["source"]
+    )
+    namespace: dict = {}
+    exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
+    default = keras.config.dtype_policy()
+    try:
+        for policy, args in [(default, (4, 20, (64, 64))), (default, (7, 12, (96, 80))), ("mixed_float16", (4,))]:
+            keras.config.set_dtype_policy(policy)  # mixed precision: the output layer must stay float32 in both
+            in_notebook, in_har = namespace[function](*args), getattr(har.models, function)(*args)
+            assert architecture(in_notebook) == architecture(in_har), (
+                f"{notebook}.ipynb's {function}() and har.models.{function}() differ: change both the same way"
+            )
+    finally:
+        keras.config.set_dtype_policy(default)
+
+
+def architecture(model) -> list:
+    """Input, then each layer's class and configuration, without the names Keras makes up."""
+
+    def unnamed(config: dict) -> dict:
+        config = {k: v for k, v in config.items() if k != "name"}
+        if isinstance(config.get("layer"), dict):  # a wrapper (TimeDistributed) and the layer it wraps
+            config["layer"] = {**config["layer"], "config": unnamed(config["layer"]["config"])}
+        return config
+
+    head = [("input", tuple(model.inputs[0].shape), str(model.inputs[0].dtype), model.count_params())]
+    return head + [(type(layer).__name__, unnamed(layer.get_config())) for layer in model.layers]
+
+
+def test_the_figures_are_drawn_from_what_they_show():
+    """The architecture diagram reads the model (a student's edit shows up); the tensor figure reads the clips."""
+    import matplotlib.pyplot as plt
+
+    from har.models import convlstm, lrcn
+    from har.viz import plot_model_diagram, plot_video_tensor
+
+    def texts(figure) -> str:
+        return "\n".join(t.get_text() for t in figure.axes[0].texts)
+
+    drawn = texts(plot_model_diagram(convlstm(4)))
+    assert "ConvLSTM2D: 4 filters 3×3" in drawn and "20 × 62 × 62 × 4" in drawn and "2880" in drawn
+    wider = texts(plot_model_diagram(convlstm(4, sequence_length=12, image_size=(96, 96))))
+    assert "12 × 94 × 94 × 4" in wider and "returns all 12 steps" in wider
+    assert "on each of\nthe 20 frames" in texts(plot_model_diagram(lrcn(4)))
+    clips = np.random.default_rng(0).integers(0, 256, (2, 5, 16, 24, 3), dtype=np.uint8)
+    figure = plot_video_tensor(clips, ["a", "b"])
+    assert "(2, 5, 16, 24, 3), uint8" in figure.axes[0].get_title() and "T = 5" in texts(figure)
+    plt.close("all")
 
 
 def test_the_series_runs_in_quick_mode(tmp_path):
@@ -56,8 +210,28 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 240
     capture.release()
-    executed = json.loads((tmp_path / "executed" / PATHS[-1].name).read_text())
-    outputs = [o for c in executed["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the label timeline was drawn
-    assert np.all([o.get("output_type") != "error" for o in outputs])
-    assert Path(tmp_path / "executed").is_dir()
+
+    executed = {p.stem: json.loads((tmp_path / "executed" / p.name).read_text()) for p in PATHS}
+    for name, notebook in executed.items():
+        outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+        assert np.all([o.get("output_type") != "error" for o in outputs]), name
+    figures = [
+        ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
+        ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
+        ("05_lrcn", "plot_model_diagram("),
+        ("07_predict_on_youtube_videos", "plot_label_timeline("),
+    ]
+    for name, marker in figures:
+        outputs = code_cell(executed[name], marker)["outputs"]
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{name}: {marker} drew no figure"
+    printed = {name: text_of(notebook) for name, notebook in executed.items()}
+    assert "the same frames as frames_extraction: True" in printed["02_frame_extraction_and_dataset"]
+    assert "x faster" in printed["02_frame_extraction_and_dataset"]
+    assert "bytes per clip" in printed["02_frame_extraction_and_dataset"]
+    assert "the speed of the tutorial's loop" in printed["07_predict_on_youtube_videos"]
+
+
+def text_of(notebook: dict) -> str:
+    """Everything a notebook printed."""
+    outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
+    return "".join("".join(o.get("text", "")) for o in outputs if o.get("output_type") == "stream")

@@ -1,0 +1,158 @@
+"""Check that every course notebook follows the course's template (``make test`` runs it).
+
+``python scripts/lint_notebooks.py [NOTEBOOK ...]`` (default: every ``notebooks/NN_*.ipynb``) prints each
+departure from the template with what to change, and exits 1 if there is one. Nothing is generated or
+rewritten: the notebooks are the source, and this only checks what must be the same in all of them:
+
+- the name ``NN_topic.ipynb``; a first Markdown cell with the title (``# ...``), the Colab badge of this
+  notebook in this repository, and a one-paragraph overview;
+- a ``## Setup`` Markdown cell followed by the Setup code cell, word for word ``SETUP_CODE`` (with
+  ``with_tensorflow=True`` or ``False``): it is what makes a notebook work alone on Colab;
+- exactly one code cell tagged ``parameters``, after the Setup cell, starting with ``PARAMETERS_HEAD``;
+- no ``sys.path`` tricks, no Colab link to another copy of the repository, and a last Markdown cell with ``Next:``.
+
+To change what every notebook shares (the Setup cell, say), change it here and in every notebook.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+
+REPO = "har-course/human-activity-recognition"  # GitHub owner/name
+REPO_URL = f"https://github.com/{REPO}"
+BRANCH = "main"
+NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+
+SETUP_CODE = """import os
+import sys
+
+IS_COLAB = "google.colab" in sys.modules
+if IS_COLAB:  # opened alone on Colab: install the course package from its repository
+    import subprocess
+
+    REPO_URL = "{repo_url}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{{REPO_URL}}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "rarfile", "yt-dlp", "imageio-ffmpeg"], check=True)
+    os.environ.setdefault("HAR_WORKDIR", "/content")  # data/ and models/ go under /content
+
+try:
+    import har
+except ImportError:
+    raise ImportError("the course package `har` is not installed: run `make test` or `pip install -e .`") from None
+
+from har.workspace import environment_report
+
+print(environment_report(with_tensorflow={with_tensorflow}))"""
+
+PARAMETERS_HEAD = """import har
+from har.workspace import quick_mode
+
+QUICK = quick_mode()  # HAR_QUICK=1 (CI, `make demo`): the demo dataset and few epochs, minutes on a CPU
+# "demo" (generated), "ucf50" (notebook 01 downloads it) or the path of your own folder of class folders
+DATASET = "demo" if QUICK else "ucf50"
+# Classes to use, in label order; None takes every class folder
+CLASSES = None if DATASET == "demo" else list(har.TUTORIAL_CLASSES)
+SEQUENCE_LENGTH = har.SEQUENCE_LENGTH  # frames per clip (20)
+IMAGE_SIZE = har.IMAGE_HEIGHT  # frames are IMAGE_SIZE x IMAGE_SIZE (64)
+SEED = 27  # the tutorial's seed"""
+
+
+def badge_url(name: str) -> str:
+    """Where the Colab badge of notebook ``name`` (file name without ``.ipynb``) points."""
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{name}.ipynb"
+
+
+def badge(name: str) -> str:
+    """Markdown of the "Open in Colab" badge of notebook ``name``."""
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({badge_url(name)})"
+
+
+def setup_code(with_tensorflow: bool) -> str:
+    """The Setup code cell, word for word (``with_tensorflow``: report TensorFlow's version and the GPU)."""
+    return SETUP_CODE.format(repo_url=REPO_URL, with_tensorflow=with_tensorflow)
+
+
+def _diff(have: str, want: str) -> str:
+    lines = difflib.unified_diff(have.splitlines(), want.splitlines(), "this notebook", "the template", lineterm="")
+    return "\n".join("      " + line for line in list(lines)[2:])
+
+
+def check_notebook(path: str | Path) -> list[str]:
+    """The departures of one notebook from the course template, each saying what to change."""
+    path = Path(path)
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError) as error:
+        return [f"cannot read it as a notebook ({error})"]
+    text = ["".join(c.get("source", "")) for c in cells]
+    kinds = [c.get("cell_type") for c in cells]
+    found = []
+    if not NAME.match(path.name):
+        found.append("name it NN_topic.ipynb (two digits for its place in the course, then lower-case words)")
+    if not cells or kinds[0] != "markdown" or not text[0].startswith("# "):
+        found.append("start with a Markdown cell holding the title: `# N. Title`, the Colab badge and an overview")
+    else:
+        if badge(path.stem) not in text[0]:
+            found.append(f"put this Colab badge in the first cell, under the title:\n      {badge(path.stem)}")
+        elif not text[0].split(badge(path.stem), 1)[1].strip():
+            found.append("write a one-paragraph overview under the badge in the first cell: what this notebook teaches")
+    for repo in sorted(set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)", "".join(text)))):
+        if repo != REPO:
+            found.append(f"open notebooks of this repository in Colab ({REPO}), not of {repo}")
+    setup = [i for i, t in enumerate(text) if kinds[i] == "markdown" and t.startswith("## Setup")]
+    if len(setup) != 1:
+        found.append("have exactly one Markdown cell starting with `## Setup`, followed by the Setup code cell")
+    else:
+        code = text[setup[0] + 1] if setup[0] + 1 < len(cells) and kinds[setup[0] + 1] == "code" else ""
+        if code not in (setup_code(True), setup_code(False)):
+            want = setup_code("with_tensorflow=True" in code)
+            found.append(
+                "the Setup cell (after `## Setup`) must be the course's Setup cell word for word "
+                "(SETUP_CODE in scripts/lint_notebooks.py; copy it from another notebook). Change:\n"
+                + _diff(code, want)
+            )
+    tagged = [i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1 or kinds[tagged[0]] != "code":
+        found.append(
+            f"tag exactly one code cell `parameters` (found {len(tagged)} tagged cells): the cell holding every knob "
+            "(JupyterLab: the property inspector, the gear in the right sidebar, under Cell Tags)"
+        )
+    else:
+        if setup and tagged[0] < setup[0]:
+            found.append("put the parameters cell after the Setup cell")
+        if not text[tagged[0]].startswith(PARAMETERS_HEAD):
+            head = text[tagged[0]][: len(PARAMETERS_HEAD)]
+            found.append(
+                "start the parameters cell with the course's shared head (PARAMETERS_HEAD in "
+                "scripts/lint_notebooks.py), then this notebook's own knobs. Change:\n" + _diff(head, PARAMETERS_HEAD)
+            )
+    if "sys.path.insert" in "".join(text) or "sys.path.append" in "".join(text):
+        found.append("import the course package as `har` (the Setup cell installs it) instead of changing sys.path")
+    if not cells or kinds[-1] != "markdown" or "Next:" not in text[-1]:
+        found.append("end with a Markdown cell saying what comes next (`Next: ...`)")
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: check the notebooks named (default: all) and report what to change."""
+    names = sys.argv[1:] if argv is None else argv
+    paths = [Path(name) for name in names] if names else sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    failed = 0
+    for path in paths:
+        for problem in check_notebook(path):
+            print(f"{path}: {problem}", file=sys.stderr)
+            failed += 1
+    if failed:
+        print(f"{failed} departure(s) from the notebook template (see scripts/lint_notebooks.py)", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
