@@ -93,6 +93,30 @@ def _metadata_problem(metadata: dict) -> str | None:
     return None
 
 
+def bundle_mismatch(metadata: dict, dataset) -> str | None:
+    """Why a bundle cannot be tested on a ``har.dataset.Dataset`` (other clip shape or classes), or None.
+
+    A bundle left over from another run (a quick-mode model beside a full-mode dataset, say) can take the
+    same input shape and still name other classes: its answers would be read under the wrong names.
+    """
+    want = (metadata["sequence_length"], *metadata["image_size"])
+    have = (dataset.sequence_length, *dataset.image_size)
+    if tuple(want) != tuple(have):
+        return (
+            f"it expects clips of {want[0]} frames of {want[1]}x{want[2]}, "
+            f"the dataset holds {have[0]} frames of {have[1]}x{have[2]}"
+        )
+    if list(metadata["classes"]) != list(dataset.classes):
+        return f"it knows classes {metadata['classes']}, the dataset has {list(dataset.classes)}"
+    return None
+
+
+def trained_on(metadata: dict, dataset) -> bool:
+    """True when the bundle was trained on this very dataset cache (same clips and settings)."""
+    fingerprint = dataset.settings.get("fingerprint")
+    return fingerprint is not None and metadata.get("data_fingerprint") == fingerprint
+
+
 def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
     """Load a bundle: the Keras model (safe mode on) and its metadata. Raises ``BundleError`` for other files."""
     metadata = read_metadata(path)

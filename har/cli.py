@@ -187,23 +187,18 @@ def _evaluate(args: argparse.Namespace) -> None:
 
     metadata = read_metadata(args.model)
     dataset = load_dataset(args.cache)
-    want = (metadata["sequence_length"], *metadata["image_size"])
-    have = (dataset.sequence_length, *dataset.image_size)
-    if want != have:
-        raise HarError(
-            f"{args.model} expects clips of {want[0]} frames of {want[1]}x{want[2]}, "
-            f"{args.cache} holds {have[0]} frames of {have[1]}x{have[2]}"
-        )
-    if list(metadata["classes"]) != list(dataset.classes):
-        raise HarError(f"{args.model} knows classes {metadata['classes']}, {args.cache} has {dataset.classes}")
-    from har.bundle import load_bundle
+    from har.bundle import bundle_mismatch, load_bundle, trained_on
+
+    mismatch = bundle_mismatch(metadata, dataset)
+    if mismatch:
+        raise HarError(f"{args.model} does not fit {args.cache}: {mismatch}")
     from har.evaluate import evaluate_model
     from har.splits import make_split
     from har.viz import plot_confusion_matrix, save_figure
 
     model, _ = load_bundle(args.model)
     trained = metadata.get("split") or {}
-    if trained.get("kind") and metadata.get("data_fingerprint") == dataset.settings.get("fingerprint"):
+    if trained.get("kind") and trained_on(metadata, dataset):
         split = make_split(trained["kind"], dataset.labels, dataset.groups, metadata.get("test_size", 0.25),
                            trained.get("seed", 27))  # fmt: skip
         indices, where = split.test, f"the {trained['kind']} split's {len(split.test)} test clips"
@@ -212,10 +207,10 @@ def _evaluate(args: argparse.Namespace) -> None:
     result = evaluate_model(model, dataset, indices)
     print(f"Evaluated on {where}")
     print(f"accuracy {result.accuracy:.1%}   top-2 accuracy {result.top_k_accuracy(2):.1%}")
-    from har.demo import MOTION_PAIRS
+    from har.demo import motion_pairs_in
 
-    if any(a in dataset.classes and b in dataset.classes for a, b in MOTION_PAIRS):
-        pair = result.pair_accuracy(MOTION_PAIRS)
+    if motion_pairs_in(dataset.classes):
+        pair = result.pair_accuracy(motion_pairs_in(dataset.classes))
         shown = f"{pair:.1%}" if pair is not None else "n/a (no clip put in its pair)"
         print(f"motion-pair accuracy {shown} (demo classes that differ only in motion; 50% = chance)")
     print(result.report())

@@ -42,6 +42,12 @@ MOTION_PAIRS = tuple(zip(DEMO_CLASSES[::2], DEMO_CLASSES[1::2], strict=True))
 MANIFEST = ".har-demo.json"
 
 
+def motion_pairs_in(classes) -> list[tuple[str, str]]:
+    """The ``MOTION_PAIRS`` whose two classes are both in ``classes``: none for UCF50 or other real data."""
+    present = set(classes)
+    return [(a, b) for a, b in MOTION_PAIRS if a in present and b in present]
+
+
 # Actor shapes: polygons of radius about 1 with no rotational symmetry, so any turn of the actor shows
 # and its direction is never ambiguous (a square turned by 80 degrees looks turned by -10).
 SHAPES = {
