@@ -1,6 +1,7 @@
 # The commands of the README: `make demo` (the whole series, headless, on the demo dataset),
 # `make test` (notebook format and template checks, lint, format check, unit tests and every notebook in
-# quick mode) and `make format` (after editing a notebook: strip outputs, normalise, ruff-format its code).
+# quick mode), `make format` (after editing a notebook: strip outputs, normalise, ruff-format its code) and
+# `make rehearse DATA=FOLDER` (every notebook in full mode on real clips).
 # All create ./.venv and install what they need into it.
 
 PYTHON ?= python3
@@ -9,7 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test demo format lint bench clean
+DATA ?= ../shared/ucf101_sample
+
+.PHONY: test demo rehearse format lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +29,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python scripts/run_demo.py
+
+# Every notebook in full mode on a real folder laid out like UCF50 (what it overrides: scripts/rehearse.py).
+rehearse: $(STAMP)
+	$(BIN)/python scripts/rehearse.py $(DATA)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -1,7 +1,11 @@
-"""Run the course notebooks headless, in order, each in a fresh kernel (``make demo`` and the tests use it).
+"""Run the course notebooks headless, in order, each in a fresh kernel (``make demo``, the rehearsal, the tests).
 
 ``python scripts/run_notebooks.py [--out build/notebooks] [--workdir build] [--full] [NAME ...]``
 Quick mode (the demo dataset, few epochs) unless ``--full``. Stops at the first notebook that fails.
+
+``overrides`` follows papermill's convention: code injected as a new cell, tagged ``injected-parameters``,
+right after the cell tagged ``parameters``, so a run can change a notebook's knobs without the notebook
+holding any code for it (``scripts/rehearse.py`` uses it for the full-mode rehearsal).
 """
 
 from __future__ import annotations
@@ -26,11 +30,13 @@ def run_notebooks(
     workdir: Path | None = None,
     quick: bool = True,
     timeout: int = 1800,
+    overrides: dict[str, str] | None = None,
 ) -> list[tuple[str, float]]:
     """Execute notebooks (all, in file order, by default); return (name, seconds) per notebook.
 
     ``workdir`` becomes ``HAR_WORKDIR`` (where data/ and models/ go); executed copies go to ``out_dir``.
-    Raises ``nbclient.exceptions.CellExecutionError`` for the first failing cell.
+    ``overrides`` maps a notebook's name (or ``"*"``, for every notebook, run first) to code injected after
+    its parameters cell. Raises ``nbclient.exceptions.CellExecutionError`` for the first failing cell.
     """
     paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if names:
@@ -45,7 +51,7 @@ def run_notebooks(
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)  # kernels inherit this process's environment
     try:
-        return _run(paths, out_dir, timeout)
+        return _run(paths, out_dir, timeout, overrides or {})
     finally:
         for name, value in saved.items():
             if value is None:
@@ -54,10 +60,22 @@ def run_notebooks(
                 os.environ[name] = value
 
 
-def _run(paths: list[Path], out_dir: Path | None, timeout: int) -> list[tuple[str, float]]:
+def inject_parameters(notebook: nbformat.NotebookNode, code: str) -> None:
+    """Insert ``code`` as a cell tagged ``injected-parameters`` right after the ``parameters`` cell (in place)."""
+    tagged = [i for i, c in enumerate(notebook.cells) if "parameters" in c.metadata.get("tags", [])]
+    if len(tagged) != 1:
+        raise ValueError(f"expected one cell tagged `parameters`, found {len(tagged)}")
+    cell = nbformat.v4.new_code_cell(code, metadata={"tags": ["injected-parameters"]})
+    notebook.cells.insert(tagged[0] + 1, cell)
+
+
+def _run(paths: list[Path], out_dir: Path | None, timeout: int, overrides: dict[str, str]) -> list[tuple[str, float]]:
     timings = []
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
+        code = "\n".join(overrides[key] for key in ("*", path.stem) if overrides.get(key))
+        if code:
+            inject_parameters(notebook, "# Injected by the runner (papermill's convention)\n" + code)
         start = time.perf_counter()
         client = NotebookClient(
             notebook,

@@ -1,0 +1,140 @@
+"""``make rehearse DATA=FOLDER``: every notebook in **full mode** against a real folder laid out like UCF50.
+
+``python scripts/rehearse.py FOLDER [--epochs 8] [--out build/rehearsal]``
+
+This is a Colab user's full run (``HAR_QUICK=0``, UCF50's settings, the real text and code paths), with only
+what cannot run here changed. Every change is in ``overrides`` below, injected after each notebook's
+``parameters`` cell (papermill's convention, see ``run_notebooks.py``), so the notebooks hold no
+rehearsal-only code:
+
+- ``DATASET`` is FOLDER and ``CLASSES`` all of its classes (the tutorial's four are not all in the sample);
+  notebook 01 then finds the data in place instead of downloading UCF50;
+- the training epochs are capped (``--epochs``), so the run fits a CPU; early stopping still applies;
+- what needs the internet is replaced by what does not: the pretrained backbone is built with
+  ``weights=None`` (ImageNet weights are a download; notebook 05 says so when it happens), and notebook 07
+  labels a real clip of FOLDER instead of downloading the YouTube video.
+
+Executed notebooks go to ``OUT/notebooks``, data and models to ``OUT`` (a work folder of its own, so a
+rehearsal never mixes with ``make demo``'s files). Exit 1 at the first notebook that fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from run_notebooks import ROOT, run_notebooks
+
+VIDEO_SUFFIXES = {".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
+
+
+def rehearsal_video(data: Path) -> Path:
+    """The real clip notebook 07 labels instead of a YouTube video: the longest clip of FOLDER's first class."""
+    classes = sorted(p for p in data.iterdir() if p.is_dir())
+    clips = sorted(p for p in classes[0].iterdir() if p.suffix.lower() in VIDEO_SUFFIXES) if classes else []
+    if not clips:
+        raise SystemExit(f"error: {data}: no class folder with videos (expected FOLDER/<Class>/<clip>.avi)")
+    return max(clips, key=lambda p: (p.stat().st_size, p.name))
+
+
+def overrides(data: Path, epochs: int) -> dict[str, str]:
+    """What the rehearsal changes in each notebook, as code run right after its parameters cell."""
+    return {
+        "*": (
+            f"DATASET = {str(data)!r}  # the real folder, laid out like UCF50, instead of downloading UCF50\n"
+            "CLASSES = None  # every class of that folder"
+        ),
+        "04_convlstm": f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU",
+        "05_lrcn": (
+            f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU\n"
+            "PRETRAINED_WEIGHTS = None  # ImageNet weights are a download: the backbone starts untrained\n"
+            f"PRETRAINED_EPOCHS = min(PRETRAINED_EPOCHS, {max(1, epochs // 4)})"
+        ),
+        "07_predict_on_youtube_videos": (
+            f"LOCAL_VIDEO = {str(rehearsal_video(data))!r}  # a real clip instead of the YouTube video (offline)"
+        ),
+    }
+
+
+#: What a notebook must never print in full mode on real data (each found once by an earlier reading).
+FULL_MODE_CHECKS = [
+    ("motion-pair", "real data has no motion pairs: no motion-pair figure or column"),
+    ("demo dataset", "the figures of a full run are not of the demo dataset"),
+    ("is missing: run", "a notebook did not find what an earlier one saved"),
+    ("skipped ", "a model bundle was not of this dataset, or a clip could not be read"),
+]
+
+
+def printed(notebook: dict) -> str:
+    """Everything an executed notebook (as JSON) shows: streams, and the text of rich outputs."""
+    parts = []
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                parts.append("".join(output["text"]))
+            data = output.get("data", {})
+            parts.append("".join(data.get("text/markdown", "")))
+    return "\n".join(parts)
+
+
+def full_mode_problems(notebook: dict, name: str) -> list[str]:
+    """What an executed notebook shows that is wrong for a full run on real clips, with why."""
+    found = [f"{name}: error output {o.get('ename', '')}" for c in notebook["cells"] for o in c.get("outputs", [])
+             if o.get("output_type") == "error"]  # fmt: skip
+    text = printed(notebook)
+    for phrase, why in FULL_MODE_CHECKS:
+        if phrase == "skipped " and "skipped 0 clips" in text:
+            text = text.replace("skipped 0 clips", "")
+        if phrase in text:
+            line = next(line for line in text.splitlines() if phrase in line)
+            found.append(f"{name}: prints {line.strip()!r}: {why}")
+    return found
+
+
+def main() -> None:
+    """Command line of this script."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", type=Path, help="a folder of class folders of real clips (UCF50 layout)")
+    parser.add_argument("--epochs", type=int, default=8, help="cap on the training epochs of 04 and 05 (default 8)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "rehearsal", help="work folder of the run")
+    parser.add_argument("names", nargs="*", help="notebooks to run (default: all)")
+    args = parser.parse_args()
+    data = args.data.expanduser().resolve()
+    if not data.is_dir():
+        print(f"error: {args.data}: no such folder (real clips laid out like UCF50)", file=sys.stderr)
+        sys.exit(1)
+    if args.epochs < 1:
+        print("error: --epochs must be at least 1", file=sys.stderr)
+        sys.exit(1)
+    out = args.out / "notebooks"
+    print(f"Full-mode rehearsal on {data}, epochs capped at {args.epochs}; executed notebooks in {out}/", flush=True)
+    start = time.perf_counter()
+    try:
+        timings = run_notebooks(
+            args.names, out_dir=out, workdir=args.out, quick=False, overrides=overrides(data, args.epochs)
+        )
+    except Exception as error:  # CellExecutionError carries the failing cell and its traceback
+        print(f"error: a notebook failed in full mode; its executed copy is in {out}\n{error}", file=sys.stderr)
+        sys.exit(1)
+    problems = [
+        p for name, _ in timings for p in full_mode_problems(json.loads((out / f"{name}.ipynb").read_text()), name)
+    ]
+    if problems:
+        print("error: the full-mode run shows what is not true of it:\n" + "\n".join(problems), file=sys.stderr)
+        sys.exit(1)
+    minutes = (time.perf_counter() - start) / 60
+    print(f"\nThe rehearsal ran {len(timings)} notebooks in full mode in {minutes:.1f} minutes.")
+    for name, seconds in timings:
+        print(f"  {name}.ipynb  ({seconds:.0f} s)")
+    table = args.out / "models" / "comparison.md"
+    if table.is_file():
+        print(f"\nTest accuracy on held-out groups (group split, {data.name}, epochs capped at {args.epochs}):\n")
+        print(table.read_text())
+    print(f"rehearsal: {len(timings)} passed, 0 failed")  # one line a CI log reader can count
+
+
+if __name__ == "__main__":
+    main()
