@@ -61,29 +61,64 @@ def plot_clip_frames(frames: np.ndarray, *, title: str | None = None, columns: i
     return fig
 
 
+def plot_clip_examples(clips: np.ndarray, captions: list[str], *, title: str | None = None, frames_shown: int = 5):
+    """One row per clip (uint8 ``[N, T, H, W, 3]``): ``frames_shown`` of its frames, evenly spaced, and a caption.
+
+    For looking at what models got right or wrong: a row shows how a clip moves from its first frame to its last.
+    """
+    clips = np.asarray(clips)
+    if len(clips) == 0:
+        raise ValueError("no clips to show")
+    shown = np.linspace(0, clips.shape[1] - 1, min(frames_shown, clips.shape[1])).round().astype(int)
+    fig, axes = _figure(len(clips), len(shown), figsize=(1.7 * len(shown), 1.9 * len(clips)), squeeze=False)
+    for row, (clip, caption) in enumerate(zip(clips, captions, strict=True)):
+        for col, t in enumerate(shown):
+            ax = axes[row, col]
+            ax.imshow(clip[t])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"frame {t + 1}", fontsize=8)
+        axes[row, 0].set_ylabel(caption, fontsize=8, rotation=0, ha="right", va="center", labelpad=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_split_groups(groups: np.ndarray, splits: dict, labels: np.ndarray | None = None):
-    """For each named split, show which groups sit on the train side, the test side, or both (the leak)."""
+    """For each named split, show which groups sit on the train side, the test side, or both (the leak).
+
+    With ``labels``, a group counts per class (UCF50: group 3 of Swing and of TaiChi are different footage),
+    and each cell of the strip is one class's group, class after class.
+    """
     from har.splits import group_overlap
 
+    groups = np.asarray(groups)
+    keys = groups if labels is None else np.asarray(labels).astype(np.int64) * (int(groups.max()) + 1) + groups
     names = list(splits)
     fig, axes = _figure(len(names), 1, figsize=(10, 1.4 * len(names) + 0.6), squeeze=False)
-    unique = np.unique(groups)
+    unique = np.unique(keys)
     for ax, name in zip(axes[:, 0], names, strict=True):
         split = splits[name]
-        in_train = np.isin(unique, groups[split.train])
-        in_test = np.isin(unique, groups[split.test])
+        in_train = np.isin(unique, keys[split.train])
+        in_test = np.isin(unique, keys[split.test])
         state = np.where(in_train & in_test, 2, np.where(in_test, 1, 0))
         colours = np.array([[0.3, 0.5, 0.9], [0.95, 0.6, 0.1], [0.85, 0.1, 0.1]])
         ax.imshow(colours[state][None], aspect="auto")
         ax.set_yticks([])
-        ax.set_xticks(range(len(unique)), [str(g) for g in unique], fontsize=8)
+        if labels is None:
+            ax.set_xticks(range(len(unique)), [str(g) for g in unique], fontsize=8)
+        else:
+            ax.set_xticks([])
         leak = group_overlap(groups, split, labels)
         ax.set_title(
             f"{name}: {leak['shared_groups']} groups on both sides, "
             f"{leak['leaked_fraction']:.0%} of test clips from groups seen in training",
             fontsize=10,
         )
-    axes[-1, 0].set_xlabel("group  (blue: train only, orange: test only, red: both sides)")
+    what = "group" if labels is None else "group of each class, class after class"
+    axes[-1, 0].set_xlabel(f"{what}  (blue: train only, orange: test only, red: both sides)")
     fig.tight_layout()
     return fig
 

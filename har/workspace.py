@@ -92,6 +92,15 @@ def dataset_root(dataset: str) -> Path:
     return root
 
 
+def describe_dataset(dataset: str) -> str:
+    """A few words saying which data a figure was measured on: the demo, UCF50, or the folder's name."""
+    if dataset == "demo":
+        return "the generated demo dataset"
+    if dataset.lower() == "ucf50":
+        return "UCF50"
+    return f"real clips of {Path(dataset).name}"
+
+
 def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
     """Where notebook 02 writes the dataset cache that later notebooks load."""
     name = dataset if dataset in ("demo", "ucf50") else Path(dataset).name
