@@ -111,14 +111,18 @@ def pretrained(
     constructor = getattr(keras.applications, backbone)
     kwargs = {"include_top": False, "weights": weights, "input_shape": (*image_size, 3), "pooling": "avg"}
     if backbone.startswith("MobileNetV3"):
-        kwargs["include_preprocessing"] = True  # takes 0-255 pixels, like EfficientNet
+        kwargs["include_preprocessing"] = False  # scaled to [-1, 1] below, as its own preprocessing would
     cnn = constructor(**kwargs)
     cnn.trainable = fine_tune_layers > 0
     if fine_tune_layers > 0:
         for layer in cnn.layers[:-fine_tune_layers]:
             layer.trainable = False
     inputs = _clip_input(sequence_length, image_size)
-    x = layers.Rescaling(1.0, name="to_float")(inputs)  # uint8 -> float32, still 0-255 as the backbone expects
+    # uint8 -> float32: for MobileNetV3 in [-1, 1], its own preprocessing, done here because a bare cast
+    # (Rescaling(1.0)) lets TensorFlow fuse the uint8 input into the first convolution, and oneDNN then logs an
+    # error line on CPUs without AVX-512. Other backbones get 0-255 pixels, as EfficientNet expects.
+    mobilenet = backbone.startswith("MobileNetV3")
+    x = layers.Rescaling(1 / 127.5 if mobilenet else 1.0, offset=-1.0 if mobilenet else 0.0, name="to_float")(inputs)
     x = layers.TimeDistributed(cnn, name="backbone")(x)
     x = layers.LSTM(64)(x)
     x = layers.Dropout(0.3)(x)

@@ -65,6 +65,7 @@ FULL_MODE_CHECKS = [
     ("demo dataset", "the figures of a full run are not of the demo dataset"),
     ("is missing: run", "a notebook did not find what an earlier one saved"),
     ("skipped ", "a model bundle was not of this dataset, or a clip could not be read"),
+    ("oneDNN", "TensorFlow's C++ log lines do not belong in a lesson"),
 ]
 
 
