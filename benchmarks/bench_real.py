@@ -1,0 +1,137 @@
+"""Accuracy on real clips: each model on several group splits of a real folder, as mean and spread.
+
+Run: ``.venv/bin/python benchmarks/bench_real.py [--data ../shared/ucf101_sample] [--splits 3]
+[--models lrcn baseline convlstm] [--epochs 40] [--random-split]``.
+
+The folder is built into a dataset cache (20 frames of 64x64 per clip, as the notebooks do), then for every
+split seed each model is trained with the notebooks' full-mode recipe (``har.train.fit_split``: batch 4,
+Adam 1e-3, early stopping on the validation groups with patience 10, left-right mirroring) and tested on the
+groups it never saw. With 45 test clips one clip is 2 points, so one split is not a measurement: the table
+gives the mean and the standard deviation over the splits, and every split's figure.
+``--random-split`` trains the LRCN on the tutorial's random split too (same seeds), to measure the leak.
+
+Every run is kept in ``OUT/results.json`` as it ends (a rerun skips the runs already there, so an
+interrupted benchmark resumes); per-clip test predictions go beside it, for the notebooks' examples.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "ucf101_sample"
+
+
+def run_one(dataset, model_name: str, split, *, epochs: int, out: Path) -> dict:
+    """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions."""
+    from har.backend import tf
+    from har.evaluate import evaluate_model
+    from har.models import build_model
+    from har.train import fit_split, set_seed
+
+    tf.get_logger().setLevel("ERROR")  # a new model per run: tf.function's retracing notices say nothing here
+
+    set_seed(split.seed)
+    kwargs = {"weights": None} if model_name == "pretrained" else {}
+    model = build_model(model_name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **kwargs)
+    start = time.perf_counter()
+    result = fit_split(
+        model, dataset, split, epochs=epochs, batch_size=4, patience=10, augment=True, seed=split.seed, verbose=0
+    )
+    seconds = time.perf_counter() - start
+    test = evaluate_model(result.model, dataset, split.test)
+    history = result.history
+    return {
+        "model": model_name,
+        "split": split.kind,
+        "seed": split.seed,
+        "accuracy": test.accuracy,
+        "test_clips": len(split.test),
+        "epochs_run": len(history["loss"]),
+        "best_epoch": int(min(range(len(history["val_loss"])), key=history["val_loss"].__getitem__)) + 1,
+        "train_accuracy": float(max(history["accuracy"])),
+        "seconds": round(seconds, 1),
+        "test_paths": [dataset.paths[i] for i in split.test],
+        "test_predictions": test.y_pred.tolist(),
+        "test_labels": test.y_true.tolist(),
+    }
+
+
+def summarise(runs: list[dict]) -> str:
+    """A Markdown table: mean ± standard deviation of test accuracy per model and split kind, and each split's."""
+    lines = [
+        "| model | split | test accuracy, mean ± sd | per split | epochs run (cap) | best train accuracy |",
+        "|---" * 6 + "|",
+    ]
+    keys = sorted({(r["model"], r["split"], r["epochs_cap"]) for r in runs}, key=lambda k: (k[1] != "group", k[0]))
+    for model, kind, cap in keys:
+        chosen = sorted((r for r in runs if (r["model"], r["split"], r["epochs_cap"]) == (model, kind, cap)),
+                        key=lambda r: r["seed"])  # fmt: skip
+        accuracies = [100 * r["accuracy"] for r in chosen]
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        per_split = ", ".join(f"{a:.0f}" for a in accuracies)
+        epochs = ", ".join(str(r["epochs_run"]) for r in chosen) + f" ({cap})"
+        trained = statistics.mean(100 * r["train_accuracy"] for r in chosen)
+        lines.append(
+            f"| {model} | {kind} | **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** "
+            f"(n={len(chosen)}) | {per_split} | {epochs} | {trained:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Command line of the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED, help="a folder of class folders of real clips")
+    parser.add_argument("--splits", type=int, default=3, help="group splits (seeds 27, 28, ...)")
+    parser.add_argument("--models", nargs="+", default=["lrcn", "baseline", "convlstm"])
+    parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (early stopping ends sooner)")
+    parser.add_argument("--random-split", action="store_true", help="also train the LRCN on random splits")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_real")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        sys.exit(f"error: {args.data}: no such folder (real clips laid out like UCF50)")
+
+    from har.dataset import build_dataset
+    from har.splits import group_split, random_split
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    report = build_dataset(args.data, args.out / "cache.npz", progress=False)
+    dataset = report.dataset
+    print(f"{args.data}: {dataset.summary()}; skipped {len(report.skipped)}", flush=True)
+    store = args.out / "results.json"
+    runs = json.loads(store.read_text()) if store.is_file() else []
+    plan = [("group", m, s) for s in range(27, 27 + args.splits) for m in args.models]
+    if args.random_split:
+        plan += [("random", "lrcn", s) for s in range(27, 27 + args.splits)]
+    for kind, model_name, seed in plan:
+        if any((r["split"], r["model"], r["seed"], r["epochs_cap"]) == (kind, model_name, seed, args.epochs)
+               for r in runs):  # fmt: skip
+            continue
+        if kind == "group":
+            split = group_split(dataset.labels, dataset.groups, 0.25, seed=seed)
+        else:
+            split = random_split(dataset.labels, 0.25, seed=seed)
+        run = run_one(dataset, model_name, split, epochs=args.epochs, out=args.out)
+        run["epochs_cap"] = args.epochs
+        runs.append(run)
+        store.write_text(json.dumps(runs, indent=1))
+        print(
+            f"{model_name:>10} {kind} split seed {seed}: {run['accuracy']:.1%} of {run['test_clips']} test clips, "
+            f"{run['epochs_run']} epochs (best {run['best_epoch']}), {run['seconds']:.0f} s",
+            flush=True,
+        )
+    print(f"\n{args.data.name}: {dataset.summary()}; group split: 25 % of the groups tested\n")
+    print(summarise(runs))
+
+
+if __name__ == "__main__":
+    main()
