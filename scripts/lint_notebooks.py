@@ -57,8 +57,8 @@ from har.workspace import quick_mode
 QUICK = quick_mode()  # HAR_QUICK=1 (CI, `make demo`): the demo dataset and few epochs, minutes on a CPU
 # "demo" (generated), "ucf50" (notebook 01 downloads it) or the path of your own folder of class folders
 DATASET = "demo" if QUICK else "ucf50"
-# Classes to use, in label order; None takes every class folder
-CLASSES = None if DATASET == "demo" else list(har.TUTORIAL_CLASSES)
+# Classes to use, in label order: UCF50's tutorial four; None takes every class folder (the demo, your own folder)
+CLASSES = list(har.TUTORIAL_CLASSES) if DATASET == "ucf50" else None
 SEQUENCE_LENGTH = har.SEQUENCE_LENGTH  # frames per clip (20)
 IMAGE_SIZE = har.IMAGE_HEIGHT  # frames are IMAGE_SIZE x IMAGE_SIZE (64)
 SEED = 27  # the tutorial's seed"""

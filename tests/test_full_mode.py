@@ -118,3 +118,15 @@ def test_the_rehearsal_catches_what_is_false_in_full_mode():
     assert len(problems) == 2 and "motion-pair accuracy 0.0%" in problems[0] and "lrcn.keras" in problems[1]
     table = {"output_type": "display_data", "data": {"text/markdown": "| model | motion-pair accuracy |"}}
     assert rehearse.full_mode_problems({"cells": [{"outputs": [table]}]}, "06")
+
+
+@pytest.mark.parametrize(("dataset", "classes"), [("ucf50", 4), ("demo", None), ("/content/my_actions", None)])
+def test_a_folder_of_ones_own_takes_every_class(dataset, classes):
+    """Full mode used the tutorial's four UCF50 classes for any dataset: a folder of one's own then failed."""
+    import lint_notebooks
+
+    head = lint_notebooks.PARAMETERS_HEAD.replace('DATASET = "demo" if QUICK else "ucf50"', f"DATASET = {dataset!r}")
+    assert f"DATASET = {dataset!r}" in head
+    namespace: dict = {}
+    exec(head, namespace)
+    assert (namespace["CLASSES"] and len(namespace["CLASSES"])) == classes
