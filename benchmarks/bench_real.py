@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "ucf101_sample"
 
 
-def run_one(dataset, model_name: str, split, *, epochs: int, out: Path) -> dict:
+def run_one(dataset, model_name: str, split, *, epochs: int) -> dict:
     """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions."""
     from har.backend import tf
     from har.evaluate import evaluate_model
@@ -120,7 +120,7 @@ def main() -> None:
             split = group_split(dataset.labels, dataset.groups, 0.25, seed=seed)
         else:
             split = random_split(dataset.labels, 0.25, seed=seed)
-        run = run_one(dataset, model_name, split, epochs=args.epochs, out=args.out)
+        run = run_one(dataset, model_name, split, epochs=args.epochs)
         run["epochs_cap"] = args.epochs
         runs.append(run)
         store.write_text(json.dumps(runs, indent=1))
