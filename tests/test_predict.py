@@ -112,8 +112,61 @@ def test_show_video_embeds_the_mp4(tmp_path, bundles, video):
     out = predict_on_video(bundles["lrcn"], video, tmp_path / "a.mp4", progress=False).output
     html = show_video(out)._repr_html_()
     assert "data:video/mp4;base64," in html
+    assert not (tmp_path / "a.preview.mp4").exists()  # a short video is shown as it is
     with pytest.raises(VideoError):
         show_video(tmp_path / "missing.mp4")
+
+
+def test_a_notebook_showing_a_ten_minute_video_stays_small(tmp_path):
+    """show_video previews a long video, so the saved notebook holds a few MB, not the whole film."""
+    import subprocess
+
+    import imageio_ffmpeg
+    import nbformat
+    from IPython.core.interactiveshell import InteractiveShell
+
+    long = tmp_path / "labelled.mp4"
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+         "-t", "600", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(long)],
+        check=True,
+    )  # fmt: skip
+    assert long.stat().st_size > 10e6  # embedded whole, this video alone would break the limit
+    shell = InteractiveShell.instance()
+    shown = show_video(long)
+    data, _ = shell.display_formatter.format(shown)
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show_video(out)")
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=data, execution_count=1)]
+    notebook.cells.append(cell)
+    nbformat.write(notebook, tmp_path / "07.ipynb")
+    assert (tmp_path / "07.ipynb").stat().st_size < 10e6
+    preview = tmp_path / "labelled.preview.mp4"
+    assert count_decodable_frames(preview) == 30 * 25
+    capture = cv2.VideoCapture(str(preview))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) == 480
+    capture.release()
+    assert "the whole video is" in data["text/html"] and "data:video/mp4;base64," in data["text/html"]
+
+
+@pytest.mark.parametrize(("pixel_format", "size"), [("rgb24", (64, 48)), ("bgr24", (63, 47))])
+def test_writer_keeps_colours_in_either_channel_order_and_odd_sizes(tmp_path, pixel_format, size):
+    from har.predict import H264Writer
+
+    width, height = size
+    frame = np.zeros((height, width, 3), np.uint8)
+    frame[..., 0] = 220  # red in RGB, blue in BGR
+    out = tmp_path / "colour.mp4"
+    with H264Writer(out, size, 25, pixel_format=pixel_format) as writer:
+        for _ in range(10):
+            writer.write(frame)
+    decoded = next(iter_frames(out))  # OpenCV gives BGR
+    b, g, r = decoded[height // 2, width // 2].astype(int)
+    if pixel_format == "rgb24":
+        assert r > 180 and g < 40 and b < 40
+    else:
+        assert b > 180 and g < 40 and r < 40
+    assert decoded.shape[:2] == (height // 2 * 2, width // 2 * 2) and count_decodable_frames(out) == 10
 
 
 def test_cli_predict_window_and_whole(tmp_path, bundles, video):
