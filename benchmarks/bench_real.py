@@ -62,6 +62,7 @@ def run_one(dataset, model_name: str, split, *, epochs: int) -> dict:
         "test_paths": [dataset.paths[i] for i in split.test],
         "test_predictions": test.y_pred.tolist(),
         "test_labels": test.y_true.tolist(),
+        "test_probabilities": test.probabilities.round(5).tolist(),
     }
 
 

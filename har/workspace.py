@@ -114,6 +114,34 @@ def require(path: Path, notebook: str) -> Path:
     return Path(path)
 
 
+def use_colab_storage(drive: bool = True, *, content: str = "/content") -> str:
+    """On Colab, choose where ``data/`` and ``models/`` live, and return a line saying where.
+
+    With ``drive``, Google Drive is mounted at ``<content>/drive`` and the work folder is
+    ``MyDrive/har`` on it: the unpacked dataset, the cache and the models stay there between runtimes, so a
+    notebook opened alone finds what another one made. Without it (or when mounting fails), ``<content>``
+    holds them until the runtime ends. A ``HAR_WORKDIR`` set beforehand wins.
+    """
+    if os.environ.get("HAR_WORKDIR"):
+        return f"data/ and models/ are in {os.environ['HAR_WORKDIR']} (HAR_WORKDIR)"
+    if drive:
+        try:
+            from google.colab import drive as colab_drive
+
+            colab_drive.mount(f"{content}/drive")
+        except Exception as error:  # declined, timed out, or not on Colab
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            os.environ["HAR_WORKDIR"] = content
+            return f"Drive not mounted ({reason}): data/ and models/ are in {content}, lost when the runtime ends"
+        os.environ["HAR_WORKDIR"] = f"{content}/drive/MyDrive/har"
+        return (
+            f"data/ and models/ are on Google Drive, in {os.environ['HAR_WORKDIR']}: they stay when the runtime "
+            "ends (USE_DRIVE = False, or HAR_USE_DRIVE=0, keeps them in /content instead)"
+        )
+    os.environ["HAR_WORKDIR"] = content
+    return f"data/ and models/ are in {content}, lost when the runtime ends (USE_DRIVE = True keeps them on Drive)"
+
+
 def environment_report(with_tensorflow: bool = False) -> str:
     """Versions of Python, har, OpenCV (and TensorFlow/Keras), and whether a GPU is present."""
     import cv2

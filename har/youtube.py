@@ -1,7 +1,10 @@
 """Video sources: a YouTube (or any yt-dlp-supported) URL, a local file, or a webcam index.
 
 The tutorial used ``pafy`` and ``youtube-dl``; neither works with YouTube any more (pafy is unmaintained
-and youtube-dl lags YouTube's changes), so this module uses ``yt-dlp`` through its Python API. YouTube
+and youtube-dl lags YouTube's changes), so this module uses ``yt-dlp`` through its Python API. For YouTube,
+yt-dlp (2025.11.12 and later) also needs a JavaScript runtime to solve the site's challenges with its EJS
+scripts (the ``yt-dlp-ejs`` package): ``js_runtime`` finds Deno, which the ``deno`` package on PyPI ships
+inside the virtual environment where yt-dlp does not always look, and hands its path to yt-dlp. YouTube
 often refuses machines it does not trust ("Sign in to confirm you're not a bot"), private and removed
 videos fail too: every failure raises one ``VideoSourceError`` that tells you to upload the video or point
 to a local file instead.
@@ -20,6 +23,7 @@ from har.errors import HarError, VideoError
 
 DEFAULT_VIDEO_DIR = Path("data/videos")
 FALLBACK_HINT = "upload the video (or copy it next to the notebook) and pass its local path instead"
+NO_JS_RUNTIME = "no JavaScript runtime found (pip install deno)"
 
 
 class VideoSourceError(HarError):
@@ -54,14 +58,63 @@ class _QuietLogger:
         self.errors.append(re.sub(r"^ERROR:\s*", "", message))
 
 
+def js_runtime() -> dict[str, dict[str, str]] | None:
+    """The JavaScript runtime for yt-dlp's ``js_runtimes`` option, e.g. ``{"deno": {"path": "/…/bin/deno"}}``.
+
+    Looks for the binary of the ``deno`` Python package first (``deno.find_deno_bin()``), then ``deno`` and
+    ``node`` on the ``PATH``. Returns ``None`` when none is found; yt-dlp then tries its own default (deno).
+    """
+    try:
+        import deno
+
+        path = deno.find_deno_bin()
+        if os.access(path, os.X_OK):
+            return {"deno": {"path": path}}
+    except (ImportError, OSError):
+        pass
+    for name in ("deno", "node"):
+        if path := shutil.which(name):
+            return {name: {"path": path}}
+    return None
+
+
+def yt_dlp_options(
+    out_dir: str | os.PathLike, *, max_height: int = 480, logger=None, progress_hooks=(), runtime=None
+) -> dict:
+    """The ``yt_dlp.YoutubeDL`` options ``download_video`` uses, saving to ``out_dir/<id>.<ext>``.
+
+    ``runtime`` is a ``js_runtime()`` result; by default ``js_runtime()`` is asked. Without one the option
+    is left out, so yt-dlp falls back to its default.
+    """
+    options = {
+        "format": f"best[ext=mp4][height<={max_height}]/best[height<={max_height}]/best",
+        "outtmpl": str(Path(out_dir) / "%(id)s.%(ext)s"),
+        "noplaylist": True,
+        "quiet": True,
+        "no_warnings": True,
+        "noprogress": True,
+        "progress_hooks": list(progress_hooks),
+        "retries": 2,
+        "socket_timeout": 30,
+    }
+    if logger is not None:
+        options["logger"] = logger
+    runtime = js_runtime() if runtime is None else runtime
+    if runtime:
+        options["js_runtimes"] = runtime
+    return options
+
+
 def download_video(
     url: str, out_dir: str | os.PathLike = DEFAULT_VIDEO_DIR, *, max_height: int = 480, progress: bool = True
 ) -> Video:
     """Download ``url`` with yt-dlp into ``out_dir`` and return the file and the video's title.
 
     Prefers a single-file MP4 no taller than ``max_height`` (small, and no ffmpeg merge needed), then
-    any single file. The download happens in a temporary folder and only a complete file that OpenCV can
-    decode is moved into ``out_dir``; anything else is deleted and ``VideoSourceError`` is raised.
+    any single file. yt-dlp gets the JavaScript runtime ``js_runtime`` finds (YouTube needs one); without
+    one it still tries, and the error says so. The download happens in a temporary folder and only a
+    complete file that OpenCV can decode is moved into ``out_dir``; anything else is deleted and
+    ``VideoSourceError`` is raised.
     """
     import yt_dlp
     from tqdm.auto import tqdm
@@ -80,33 +133,24 @@ def download_video(
             bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video")
         bar.update(status.get("downloaded_bytes", 0) - bar.n)
 
+    runtime = js_runtime()
+    hint = FALLBACK_HINT if runtime else f"{NO_JS_RUNTIME}; {FALLBACK_HINT}"
     with tempfile.TemporaryDirectory(prefix=".download-", dir=out_dir) as tmp:
-        options = {
-            "format": f"best[ext=mp4][height<={max_height}]/best[height<={max_height}]/best",
-            "outtmpl": str(Path(tmp) / "%(id)s.%(ext)s"),
-            "noplaylist": True,
-            "quiet": True,
-            "no_warnings": True,
-            "noprogress": True,
-            "logger": logger,
-            "progress_hooks": [hook],
-            "retries": 2,
-            "socket_timeout": 30,
-        }
+        options = yt_dlp_options(tmp, max_height=max_height, logger=logger, progress_hooks=[hook], runtime=runtime)
         try:
             with yt_dlp.YoutubeDL(options) as ydl:
                 info = ydl.extract_info(url, download=True)
                 downloaded = Path(ydl.prepare_filename(info))
         except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as error:
             reason = logger.errors[-1] if logger.errors else str(error)
-            raise VideoSourceError(f"could not download {url}: {_short(reason)}; {FALLBACK_HINT}") from None
+            raise VideoSourceError(f"could not download {url}: {_short(reason)}; {hint}") from None
         finally:
             if bar is not None:
                 bar.close()
         if not downloaded.is_file():
             files = [p for p in Path(tmp).iterdir() if p.is_file() and not p.name.endswith(".part")]
             if not files:
-                raise VideoSourceError(f"could not download {url}: nothing was saved; {FALLBACK_HINT}")
+                raise VideoSourceError(f"could not download {url}: nothing was saved; {hint}")
             downloaded = files[0]
         _check_decodes(downloaded, url)
         final = out_dir / downloaded.name

@@ -33,23 +33,29 @@ NAME = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 SETUP_CODE = """import os
 import sys
 
+USE_DRIVE = os.environ.get("HAR_USE_DRIVE", "1") != "0"  # on Colab: keep data/ and models/ on Google Drive
 IS_COLAB = "google.colab" in sys.modules
-if IS_COLAB:  # opened alone on Colab: install the course package from its repository
+if IS_COLAB:  # opened alone on Colab: install the course package from its repository (HAR_REPO_URL: a fork)
     import subprocess
 
-    REPO_URL = "{repo_url}"
+    REPO_URL = os.environ.get("HAR_REPO_URL", "{repo_url}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{{REPO_URL}}"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "rarfile", "yt-dlp", "imageio-ffmpeg"], check=True)
-    os.environ.setdefault("HAR_WORKDIR", "/content")  # data/ and models/ go under /content
+    PACKAGES = {colab_packages}  # the requirements Colab lacks
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *PACKAGES], check=True)
 
 try:
     import har
 except ImportError:
     raise ImportError("the course package `har` is not installed: run `make test` or `pip install -e .`") from None
 
-from har.workspace import environment_report
+from har.workspace import environment_report, use_colab_storage
 
+if IS_COLAB:
+    print(use_colab_storage(drive=USE_DRIVE))  # Drive (kept between runtimes) or /content (lost with the runtime)
 print(environment_report(with_tensorflow={with_tensorflow}))"""
+
+# What Colab lacks of the course's requirements (it ships TensorFlow, Keras, OpenCV, NumPy and the rest).
+COLAB_PACKAGES = ["rarfile", "yt-dlp[default]", "deno", "imageio-ffmpeg", "gradio"]
 
 PARAMETERS_HEAD = """import har
 from har.workspace import quick_mode
@@ -76,7 +82,8 @@ def badge(name: str) -> str:
 
 def setup_code(with_tensorflow: bool) -> str:
     """The Setup code cell, word for word (``with_tensorflow``: report TensorFlow's version and the GPU)."""
-    return SETUP_CODE.format(repo_url=REPO_URL, with_tensorflow=with_tensorflow)
+    packages = json.dumps(COLAB_PACKAGES)
+    return SETUP_CODE.format(repo_url=REPO_URL, with_tensorflow=with_tensorflow, colab_packages=packages)
 
 
 def _diff(have: str, want: str) -> str:

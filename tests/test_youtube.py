@@ -1,8 +1,11 @@
 import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 from media import FileServer
 
+from har import youtube
 from har.youtube import Video, VideoSourceError, download_video, is_url, resolve_source
 
 
@@ -64,3 +67,44 @@ def test_resolve_source(tmp_path, server):
     fetched = resolve_source(server.url("/clips/skating.mp4"), tmp_path / "dl", progress=False)
     assert fetched.source.is_file()
     assert is_url("https://www.youtube.com/watch?v=abc") and not is_url("videos/a.mp4")
+
+
+def test_yt_dlp_sees_the_deno_runtime_and_its_ejs_scripts(tmp_path):
+    import deno
+    import yt_dlp
+    import yt_dlp_ejs  # noqa: F401 (the challenge-solver scripts the `default` extra brings)
+
+    options = youtube.yt_dlp_options(tmp_path)
+    assert options["js_runtimes"] == {"deno": {"path": deno.find_deno_bin()}}
+    with yt_dlp.YoutubeDL(options) as ydl:
+        runtime = ydl._js_runtimes["deno"]  # what yt-dlp's YouTube challenge provider asks
+        assert runtime is not None and runtime.info is not None, "yt-dlp found no deno"
+        assert runtime.info.supported, f"deno {runtime.info.version} is too old for yt-dlp"
+        path = Path(runtime.info.path)
+    assert path == Path(deno.find_deno_bin()) and path.is_file()
+    version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=60, check=True)
+    assert version.stdout.startswith(f"deno {runtime.info.version}")
+
+
+def test_js_runtime_falls_back_to_the_path_and_the_error_says_when_there_is_none(tmp_path, monkeypatch):
+    import deno
+
+    def no_deno_package():
+        raise FileNotFoundError("deno")
+
+    monkeypatch.setattr(deno, "find_deno_bin", no_deno_package)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "node").write_text("#!/bin/sh\necho v22.0.0\n")
+    (fake / "node").chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))
+    assert youtube.js_runtime() == {"node": {"path": str(fake / "node")}}
+    assert youtube.yt_dlp_options(tmp_path)["js_runtimes"] == {"node": {"path": str(fake / "node")}}
+
+    (fake / "node").unlink()
+    assert youtube.js_runtime() is None and "js_runtimes" not in youtube.yt_dlp_options(tmp_path)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(VideoSourceError, match=r"no JavaScript runtime found \(pip install deno\)"):
+        download_video(f"http://127.0.0.1:{port}/v.mp4", tmp_path / "videos", progress=False)
