@@ -226,11 +226,14 @@ def _predict(args: argparse.Namespace) -> None:
 
     read_metadata(args.model)  # a file that is not a bundle fails here, before any download or TensorFlow
     video = resolve_source(args.source)
-    from har.predict import Predictor, predict_on_video, predict_single_action
+    from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action
+
+    if args.unsure_below is None:
+        args.unsure_below = UNSURE_BELOW
 
     predictor = Predictor.load(args.model)
     if args.mode == "whole":
-        predict_single_action(predictor, video.source, top_k=args.top_k)
+        predict_single_action(predictor, video.source, top_k=args.top_k, unsure_below=args.unsure_below)
         return
     if args.out is not None:
         out = args.out
@@ -241,7 +244,7 @@ def _predict(args: argparse.Namespace) -> None:
     else:
         out = video.source.with_name(f"{video.source.stem}.annotated.mp4")
     result = predict_on_video(
-        predictor, video.source, out, stride=args.stride, smooth=args.smooth,
+        predictor, video.source, out, stride=args.stride, smooth=args.smooth, unsure_below=args.unsure_below,
         max_frames=args.max_frames if args.max_frames else (300 if isinstance(video.source, int) else None),
     )  # fmt: skip
     counts = {name: result.labels.count(name) for name in dict.fromkeys(result.labels)}
@@ -249,6 +252,39 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"{result.frame_count} frames, {len(result.labels)} windows: {summary}")
     print(f"{result.timings['frames_per_second']:.0f} frames/s")
     print(f"Annotated video: {out}")
+
+
+@command("app")
+def _app(args: argparse.Namespace) -> None:
+    from har.bundle import read_metadata
+
+    read_metadata(args.model)  # a file that is not a bundle fails here, before Gradio or TensorFlow loads
+    os.environ.setdefault("MPLBACKEND", "Agg")  # the timeline is drawn in the server's threads, never shown
+    from har.app import launch
+
+    try:
+        launch(args.model, share=args.share, server_name=args.host, server_port=args.port)
+    except (KeyboardInterrupt, Terminated):
+        print("app stopped")
+
+
+def _camera(text: str) -> int | Path:
+    """``--camera``: a webcam index such as 0, or a video file that stands in for the camera."""
+    return int(text) if text.strip().isdigit() else Path(text)
+
+
+@command("live")
+def _live(args: argparse.Namespace) -> None:
+    from har.bundle import read_metadata
+
+    read_metadata(args.model)  # a file that is not a bundle fails here, before TensorFlow loads
+    if args.out is not None:
+        _refuse_overwriting_inputs(args.out, args.model, None if isinstance(args.camera, int) else args.camera,
+                                   suffix=".mp4")  # fmt: skip
+    from har.live import run_live
+
+    run_live(args.model, args.camera, out=args.out, max_frames=args.max_frames, stride=args.stride,
+             smooth=args.smooth)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -323,7 +359,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=_whole(1), default=1, help="classify a window every N frames (default 1)")
     p.add_argument("--smooth", type=_whole(1), default=1, help="average the last N windows' probabilities (default 1)")
     p.add_argument("--top-k", type=_whole(1), default=3, help="labels listed in whole mode (default 3)")
+    p.add_argument("--unsure-below", type=_fraction, default=None,
+                   help="below this confidence say 'unsure' (default har.predict.UNSURE_BELOW, measured)")  # fmt: skip
     p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (webcam default 300)")
+
+    p = sub.add_parser("app", help="a web app to try a model: upload a video or paste a URL (needs gradio)")
+    p.add_argument("model", type=Path, help="model bundle (.keras)")
+    p.add_argument("--share", action="store_true", help="also open a public *.gradio.live link")
+    p.add_argument("--port", type=_whole(1), default=None, help="port to serve on (default Gradio's, from 7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on; 0.0.0.0 for the network (127.0.0.1)")
+
+    p = sub.add_parser("live", help="label a webcam live: a line per label change, optionally a labelled video")
+    p.add_argument("model", type=Path, help="model bundle (.keras)")
+    p.add_argument("--camera", type=_camera, default=0,
+                   help="webcam index (default 0), or a video file: a video file stands in for the camera")  # fmt: skip
+    p.add_argument("--out", type=Path, default=None, help="also write the labelled frames to this H.264 MP4")
+    p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (default: Ctrl-C stops)")
+    p.add_argument("--stride", type=_whole(1), default=1, help="classify a window every N frames (default 1)")
+    p.add_argument("--smooth", type=_whole(1), default=1, help="average the last N windows' probabilities (default 1)")
     return parser
 
 

@@ -275,3 +275,21 @@ def make_demo_video(
     for i, name in enumerate(actions):
         frames += render_clip(name, look, np.random.default_rng([seed, 3, group, i]), frames_per_action, width, height)
     return write_video(path, frames, fps)
+
+
+def offline_video(dataset: str, classes, videos_dir: str | os.PathLike) -> Path:
+    """A video to label that needs no internet: the demo video, or a real clip of a folder of clips.
+
+    For ``dataset == "demo"``, ``make_demo_video`` in ``videos_dir``; otherwise the longest clip (by file
+    size) of the first of ``classes`` in that dataset's folder (``har.workspace.dataset_root``), so the
+    model sees an action it knows. The last fallback of notebook 07 when no video can be downloaded.
+    """
+    from har.dataset import discover_clips
+    from har.workspace import dataset_root
+
+    if dataset == "demo":
+        path = Path(videos_dir) / "demo_actions.mp4"
+        return path if path.is_file() else make_demo_video(path)
+    clips, _ = discover_clips(dataset_root(dataset), list(classes) if classes else None)
+    first = [c.path for c in clips if c.class_name == clips[0].class_name]
+    return max(first, key=lambda p: (p.stat().st_size, p.name))

@@ -187,3 +187,78 @@ def resolve_source(
     if not path.is_file():
         raise VideoSourceError(f"{path}: no such video file (pass a file path, a URL or a webcam index)")
     return Video(path, path.stem)
+
+
+# --- a video for the lesson, whatever the network does -------------------------------------------------
+
+# A Creative Commons video for when the lesson's own video cannot be fetched: "Polar bears playing" by
+# Nehrams2020, CC BY-SA 3.0, Wikimedia Commons (Special:FilePath redirects to the file itself).
+SAMPLE_VIDEO_URL = "https://commons.wikimedia.org/wiki/Special:FilePath/PolarBearsPlayingSDZooFeb09.ogv"
+
+
+def _upload_on_colab(out_dir: Path) -> Video | None:
+    """Colab's upload widget; the first uploaded file that is a video, or None (cancelled, nothing chosen)."""
+    from google.colab import files
+
+    print("Choose a video file to upload (Cancel to go on without one):")
+    uploaded = files.upload() or {}
+    for name, data in uploaded.items():
+        path = out_dir / Path(name).name
+        path.write_bytes(data)
+        try:
+            _check_decodes(path, name)
+        except VideoSourceError:
+            path.unlink(missing_ok=True)
+            print(f"{name} is not a video that can be decoded")
+            continue
+        return Video(path, path.stem)
+    return None
+
+
+def video_with_fallbacks(
+    url: str | None,
+    *,
+    local: str | os.PathLike | None = None,
+    sample_url: str | None = SAMPLE_VIDEO_URL,
+    offline=None,
+    out_dir: str | os.PathLike = DEFAULT_VIDEO_DIR,
+    progress: bool = True,
+) -> Video:
+    """The lesson's video, falling back step by step so that the lesson always goes on.
+
+    Tries, in order: ``url`` (yt-dlp), Colab's upload widget (on Colab only), the file ``local``, the
+    Creative Commons ``sample_url``, and last ``offline()``, a function that makes a video without the
+    internet (the demo video, or a real clip of the dataset) and returns its path. A step that is not given
+    (``None``) is passed over; a step that fails prints one line saying why. Raises ``VideoSourceError``
+    only when every step failed.
+    """
+    import sys
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def fetch(address: str):
+        return lambda: download_video(address, out_dir, progress=progress)
+
+    steps = [("the video URL", url and fetch(url))]
+    if "google.colab" in sys.modules:
+        steps.append(("an upload", lambda: _upload_on_colab(out_dir)))
+    steps.append(("LOCAL_VIDEO", local and (lambda: resolve_source(local, out_dir))))
+    steps.append(("the Creative Commons sample", sample_url and fetch(sample_url)))
+    steps.append(("a video made offline", offline and (lambda: Video(Path(offline()), "made offline"))))
+    reasons = []
+    for name, attempt in steps:
+        if not attempt:
+            continue
+        try:
+            video = attempt()
+        except HarError as error:  # one line, without the hint to fall back: that is what happens next
+            why = _short(str(error)).removesuffix(f"; {FALLBACK_HINT}")
+            print(f"{name} failed: {why}")
+            reasons.append(f"{name}: {why}")
+            continue
+        if video is not None:
+            print(f"video from {name}: {video.title} ({video.source})")
+            return video
+        print(f"{name}: none given")
+    raise VideoSourceError("no video for the lesson: " + "; ".join(reasons or ["no source was given"]))

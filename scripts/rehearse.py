@@ -12,7 +12,7 @@ rehearsal-only code:
 - the training epochs are capped (``--epochs``), so the run fits a CPU; early stopping still applies;
 - what needs the internet is replaced by what does not: the pretrained backbone is built with
   ``weights=None`` (ImageNet weights are a download; notebook 05 says so when it happens), and notebook 07
-  labels a real clip of FOLDER instead of downloading the YouTube video.
+  is given no URL, so it falls back to its own last, offline source: a real clip of FOLDER.
 
 Executed notebooks go to ``OUT/notebooks``, data and models to ``OUT`` (a work folder of its own, so a
 rehearsal never mixes with ``make demo``'s files). Exit 1 at the first notebook that fails.
@@ -30,19 +30,6 @@ from pathlib import Path
 from run_notebooks import ROOT, run_notebooks
 
 
-def rehearsal_video(data: Path) -> Path:
-    """The real clip notebook 07 labels instead of a YouTube video: the longest clip of FOLDER's first class."""
-    from har.dataset import discover_clips
-    from har.errors import HarError
-
-    try:
-        clips, _ = discover_clips(data)
-    except HarError as error:
-        raise SystemExit(f"error: {error}") from None
-    first = [c.path for c in clips if c.class_name == clips[0].class_name]
-    return max(first, key=lambda p: (p.stat().st_size, p.name))
-
-
 def overrides(data: Path, epochs: int) -> dict[str, str]:
     """What the rehearsal changes in each notebook, as code run right after its parameters cell."""
     return {
@@ -57,7 +44,8 @@ def overrides(data: Path, epochs: int) -> dict[str, str]:
             f"PRETRAINED_EPOCHS = min(PRETRAINED_EPOCHS, {max(1, epochs // 4)})"
         ),
         "07_predict_on_youtube_videos": (
-            f"LOCAL_VIDEO = {str(rehearsal_video(data))!r}  # a real clip instead of the YouTube video (offline)"
+            "VIDEO_URL = None  # offline: the notebook falls back to its last source, a real clip of the folder\n"
+            "SAMPLE_VIDEO_URL = None"
         ),
     }
 

@@ -84,7 +84,10 @@ def test_the_rehearsal_injects_after_the_parameters_cell(tmp_path):
     (data / "A" / "v_A_g02_c01.avi").write_bytes(b"x" * 20)
     (data / "A" / "notes.txt").write_bytes(b"x" * 99)
     changes = rehearse.overrides(data, epochs=3)
-    assert rehearse.rehearsal_video(data).name == "v_A_g02_c01.avi"  # a clip, not the stray file
+    from har.demo import offline_video
+
+    assert offline_video(str(data), None, tmp_path).name == "v_A_g02_c01.avi"  # a clip, not the stray file
+    assert "VIDEO_URL = None" in changes["07_predict_on_youtube_videos"]
     assert f"DATASET = {str(data)!r}" in changes["*"] and "CLASSES = None" in changes["*"]
     assert "EPOCHS = min(EPOCHS, 3)" in changes["05_lrcn"] and "PRETRAINED_WEIGHTS = None" in changes["05_lrcn"]
     notebook = nbformat.read(NOTEBOOKS[4], as_version=4)

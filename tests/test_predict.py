@@ -8,7 +8,7 @@ from har.bundle import bundle_metadata, save_bundle
 from har.demo import _group_look, render_clip, write_video
 from har.errors import ClipTooShortError, VideoError
 from har.models import baseline, convlstm, lrcn
-from har.predict import Predictor, predict_on_video, predict_single_action, show_video
+from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action, show_video
 from har.video import count_decodable_frames, extract_frames, iter_frames, to_model_frame
 
 CLASSES = ["Grow", "Shrink", "Flatten", "Stretch"]
@@ -105,7 +105,23 @@ def test_single_action_uses_the_training_sampler(bundles, video, capsys):
     assert result.label == CLASSES[int(expected.argmax())]
     assert result.confidence == pytest.approx(float(expected.max()), abs=1e-6)
     assert [p for _, p in result.top] == sorted((p for _, p in result.top), reverse=True) and len(result.top) == 3
-    assert f"Action predicted: {result.label}" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert result.unsure == (result.confidence < UNSURE_BELOW)
+    assert (f"Action predicted: {result.label}" in said) != result.unsure and "top 3:" in said
+    sure = predict_single_action(predictor, video, top_k=2, unsure_below=0.01)
+    assert not sure.unsure and f"Action predicted: {sure.label}" in capsys.readouterr().out
+
+
+def test_unsure_below_the_threshold_with_the_top_three():
+    from har.predict import ClipPrediction, window_text
+
+    top = [("Grow", 0.41), ("Shrink", 0.33), ("Flatten", 0.2)]
+    assert str(ClipPrediction("Grow", 0.41, top, 0.5)) == (
+        "Unsure: no class reaches 50% (top 3: Grow 41.0%, Shrink 33.0%, Flatten 20.0%)"
+    )
+    assert str(ClipPrediction("Grow", 0.41, top, 0.4)).startswith("Action predicted: Grow (confidence 41.0%; top 3:")
+    assert window_text(CLASSES, np.array([0.41, 0.33, 0.2, 0.06]), 0.5) == "unsure (Grow 41%)"
+    assert window_text(CLASSES, np.array([0.1, 0.8, 0.05, 0.05]), 0.5) == "Shrink 80%"
 
 
 def test_show_video_embeds_the_mp4(tmp_path, bundles, video):
@@ -176,7 +192,9 @@ def test_cli_predict_window_and_whole(tmp_path, bundles, video):
     assert count_decodable_frames(out) == 45 and "Annotated video" in window.stdout
     whole = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole")
     assert whole.returncode == 0, whole.stderr
-    assert "Action predicted:" in whole.stdout
+    assert "Action predicted:" in whole.stdout or "Unsure: no class reaches" in whole.stdout
+    sure = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole", "--unsure-below", "0.01")
+    assert sure.returncode == 0 and "Action predicted:" in sure.stdout, sure.stderr
 
 
 @pytest.mark.parametrize(
