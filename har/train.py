@@ -260,3 +260,36 @@ def fit_split(
         **kwargs.pop("metadata", {}),
     }
     return train_model(model, dataset, inner.train, inner.test, metadata=metadata, **kwargs)
+
+
+def find_or_train(
+    name: str, cache: str | os.PathLike, out: str | os.PathLike, *, epochs: int, seed: int = 27, **options
+) -> Path:
+    """The model bundle ``out`` when notebooks 04/05 saved it for this dataset, else that model trained here.
+
+    A notebook opened alone (a new Colab runtime, say) can then go on: the model ``name`` (``har.models``,
+    the layers notebooks 04 and 05 write out) is trained with the command line's recipe on the group split of
+    ``cache``, for at most ``epochs`` epochs. Prints which it did and how long training took.
+    """
+    from har.bundle import bundle_mismatch, read_metadata, trained_on
+    from har.dataset import load_dataset
+    from har.models import build_model
+    from har.splits import group_split
+
+    out = Path(out)
+    dataset = load_dataset(cache)
+    if out.is_file():
+        metadata = read_metadata(out)
+        if not bundle_mismatch(metadata, dataset) and trained_on(metadata, dataset):
+            print(f"model: {out} (made by 04_convlstm / 05_lrcn)")
+            return out
+        print(f"{out} was trained on other data: training {name} again")
+    print(f"no {name} model for this dataset: training one here, as notebooks 04/05 do (at most {epochs} epochs)")
+    start = time.perf_counter()
+    split = group_split(dataset.labels, dataset.groups, seed=seed)
+    set_seed(seed)
+    with get_strategy().scope():
+        model = build_model(name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
+    result = fit_split(model, dataset, split, epochs=epochs, seed=seed, out=out, verbose=0, augment=True)
+    print(f"trained in {time.perf_counter() - start:.0f} s ({len(result.history['loss'])} epochs) -> {out}")
+    return out

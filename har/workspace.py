@@ -107,6 +107,38 @@ def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
     return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}.npz"
 
 
+def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size: int) -> Path:
+    """The dataset cache notebook 02 writes, or, when it is missing, that cache built here and now.
+
+    So a notebook opened alone (a new Colab runtime without Drive, say) goes on: it says which it did and
+    how long it took. UCF50 itself is downloaded first when it is not in ``data/`` either (notebook 01's step).
+    """
+    import time
+
+    path = cache_path(dataset, sequence_length, image_size)
+    if path.is_file():
+        print(f"dataset cache: {path} (made by 02_frame_extraction_and_dataset)")
+        return path
+    start = time.perf_counter()
+    if dataset.lower() == "ucf50" and not (data_dir() / "UCF50").is_dir():
+        print("UCF50 is not in data/ either: downloading and unpacking it first, as notebook 01 does (6.6 GB)")
+        from har.download import fetch_ucf50
+
+        fetch_ucf50(data_dir())
+    from har.dataset import build_dataset, discover_clips
+
+    root = dataset_root(dataset)
+    clips, _ = discover_clips(root, classes)
+    guess = len(clips) / (25 * (os.cpu_count() or 1))  # about 25 clips/s per core (benchmarks/bench_extraction.py)
+    print(
+        f"no dataset cache at {path}: building it from {len(clips)} clips of {root}, as notebook 02 does "
+        f"(about {max(guess, 1):.0f} s on {os.cpu_count()} cores)"
+    )
+    build_dataset(root, path, classes=classes, sequence_length=sequence_length, image_size=image_size)
+    print(f"built in {time.perf_counter() - start:.0f} s")
+    return path
+
+
 def require(path: Path, notebook: str) -> Path:
     """Return ``path`` if it exists, else raise an error naming the notebook that makes it."""
     if not Path(path).exists():

@@ -52,3 +52,47 @@ def test_environment_report_without_tensorflow():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "Python 3." in result.stdout and "GPU:" in result.stdout
+
+
+def test_a_notebook_opened_alone_rebuilds_the_cache_and_the_model(tmp_path, monkeypatch, demo_root, capsys):
+    """Without 02's cache or 05's bundle (a new Colab runtime), they are made on the spot, saying so."""
+    from har.bundle import read_metadata
+    from har.train import find_or_train
+
+    monkeypatch.setenv("HAR_WORKDIR", str(tmp_path))
+    cache = workspace.find_or_build_cache(str(demo_root), None, 4, 32)
+    assert cache == workspace.cache_path(str(demo_root), 4, 32) and cache.is_file()
+    said = capsys.readouterr().out
+    assert "no dataset cache at" in said and "building it from 32 clips" in said and "built in" in said
+    assert workspace.find_or_build_cache(str(demo_root), None, 4, 32) == cache
+    assert "made by 02_frame_extraction_and_dataset" in capsys.readouterr().out
+
+    out = tmp_path / "models" / "baseline.keras"
+    assert find_or_train("baseline", cache, out, epochs=1) == out and out.is_file()
+    assert "training one here" in capsys.readouterr().out and read_metadata(out)["classes"]
+    assert find_or_train("baseline", cache, out, epochs=1) == out
+    assert "made by 04_convlstm / 05_lrcn" in capsys.readouterr().out
+
+
+def test_use_colab_storage_mounts_drive_or_says_why_not(monkeypatch):
+    import types
+
+    mounted = []
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mounted.append)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.delenv("HAR_WORKDIR", raising=False)
+    assert "on Google Drive" in workspace.use_colab_storage(drive=True, content="/c")
+    assert mounted == ["/c/drive"] and workspace.os.environ["HAR_WORKDIR"] == "/c/drive/MyDrive/har"
+    monkeypatch.delenv("HAR_WORKDIR")
+
+    def refuse(path):
+        raise ValueError("mount failed: credential propagation was unsuccessful")
+
+    colab.drive = types.SimpleNamespace(mount=refuse)
+    said = workspace.use_colab_storage(drive=True, content="/c")
+    assert said.startswith("Drive not mounted (mount failed: credential")
+    assert workspace.os.environ["HAR_WORKDIR"] == "/c"
+    monkeypatch.delenv("HAR_WORKDIR")
+    assert "lost when the runtime ends" in workspace.use_colab_storage(drive=False, content="/c")
+    assert "(HAR_WORKDIR)" in workspace.use_colab_storage(drive=True, content="/c")
