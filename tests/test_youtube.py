@@ -1,5 +1,6 @@
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,34 @@ def test_js_runtime_falls_back_to_the_path_and_the_error_says_when_there_is_none
         port = sock.getsockname()[1]
     with pytest.raises(VideoSourceError, match=r"no JavaScript runtime found \(pip install deno\)"):
         download_video(f"http://127.0.0.1:{port}/v.mp4", tmp_path / "videos", progress=False)
+
+
+def test_the_lesson_falls_back_step_by_step_and_always_gets_a_video(tmp_path, monkeypatch, capsys):
+    """URL, upload (Colab only), local file, Creative Commons sample, then the offline video; one line each."""
+    import types
+
+    from har.demo import make_demo_video
+
+    made = make_demo_video(tmp_path / "offline.mp4", frames_per_action=10, size=(96, 72))
+    video = youtube.video_with_fallbacks(
+        "http://127.0.0.1:9/lesson.mp4", local=tmp_path / "missing.mp4", sample_url="http://127.0.0.1:9/cc.webm",
+        offline=lambda: made, out_dir=tmp_path / "videos", progress=False,
+    )  # fmt: skip
+    assert video.source == made
+    said = capsys.readouterr().out.splitlines()
+    assert said[0].startswith("the video URL failed: could not download http://127.0.0.1:9/lesson.mp4")
+    assert said[1].startswith("LOCAL_VIDEO failed: ") and "missing.mp4" in said[1]
+    assert said[2].startswith("the Creative Commons sample failed: could not download http://127.0.0.1:9/cc.webm")
+    assert said[3] == f"video from a video made offline: made offline ({made})" and len(said) == 4
+
+    uploads = []
+    colab = types.ModuleType("google.colab")
+    colab.files = types.SimpleNamespace(upload=lambda: uploads.append(1) or {"mine.mp4": made.read_bytes()})
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.files", colab.files)
+    video = youtube.video_with_fallbacks(None, sample_url=None, offline=None, out_dir=tmp_path / "up", progress=False)
+    assert uploads == [1] and video.source == tmp_path / "up" / "mine.mp4" and video.source.is_file()
+
+    monkeypatch.delitem(sys.modules, "google.colab")
+    with pytest.raises(youtube.VideoSourceError, match="no video for the lesson"):
+        youtube.video_with_fallbacks(None, sample_url=None, out_dir=tmp_path / "none", progress=False)
