@@ -124,7 +124,7 @@ def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
     batch: int, own_frames: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
-    from har.predict import _chunks, _limited, draw_label
+    from har.predict import _chunks, _limited, draw_label, window_text
 
     length, size, classes = predictor.sequence_length, predictor.image_size, predictor.classes
     encoded: deque[np.ndarray] = deque(maxlen=length)  # the window: the last `length` encoded frames
@@ -150,7 +150,8 @@ def _label(
                 order = np.argsort(shown)[::-1][:3]
                 top3 = [(classes[i], float(shown[i])) for i in order]
                 label, confidence = top3[0]
-                draw_label(frame, f"{label} {confidence:.0%}")
+                text = window_text(classes, shown)  # "unsure (...)" below har.predict.UNSURE_BELOW, as in videos
+                draw_label(frame, text, (200, 200, 200) if text.startswith("unsure") else (255, 255, 255))
                 yield LiveFrame(index, frame, label, confidence, top3, shown, classified)
             index += 1
 
