@@ -37,8 +37,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", type=Path, nargs="+")
     args = parser.parse_args()
-    print(f"| data | model | split seed | test clips | accuracy | 90 % of correct pass below | at {UNSURE_BELOW:.2f}: "
-          "correct kept, wrong flagged |")  # fmt: skip
+    print(
+        "| data | model | split seed | test clips | accuracy | highest threshold 90 % of correct pass "
+        f"| at {UNSURE_BELOW:.2f}: correct kept, wrong flagged |"
+    )
     print("|---" * 7 + "|")
     for path in args.results:
         for run in json.loads(path.read_text()):

@@ -27,9 +27,10 @@ from har.workspace import atomic_write
 
 # Below this top probability a prediction is shown as "unsure": a model names one of its own classes for any
 # video, so a low confidence is the only hint that the action may be none of them. Measured on held-out clips
-# (benchmarks/bench_unsure.py) so that at least 90 % of correct predictions pass it, on the real sample and
-# on the demo.
-UNSURE_BELOW = 0.5
+# so that at least 90 % of correct predictions pass it (benchmarks/bench_unsure.py, LRCN, group split seed 27):
+# 90 % of correct answers reach 0.48 on the real sample (48 test clips) and 0.85 on the demo (32), so 0.45
+# keeps 91 % and 100 %. It flags doubt, not error: the wrong answers there were all above 0.5.
+UNSURE_BELOW = 0.45
 
 
 class Predictor:
