@@ -10,6 +10,12 @@ and the decoder's last words on stderr) and a new worker takes over. Fresh inter
 re-runs a caller's script that has no ``if __name__ == "__main__"`` guard, as notebooks and quick
 scripts don't.
 
+Starting a worker costs a fresh interpreter importing OpenCV and NumPy (about 0.2 s per core, a tenth of
+building a small dataset), so a worker whose job ended well waits, idle, for the next one in the same
+process (a notebook builds a dataset, then predicts, then predicts again): ``borrow_worker`` takes an idle
+one started with the same environment, or starts one; ``return_worker`` puts it back, up to one per core.
+Idle workers end with the process.
+
 A job names its function as ``"module:function"`` so that the worker can import it; what it returns (or
 yields: a generator's items are streamed back one by one) comes back to the caller; a ``HarError`` it
 raises is raised again in the caller.
@@ -17,6 +23,7 @@ raises is raised again in the caller.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
 import os
@@ -63,9 +70,15 @@ class Worker:
     def _start(self) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the process)
         command = [sys.executable, "-m", "har.workers"] + ([self._preload] if self._preload else [])
+        self.environment = _worker_environment()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=_worker_environment()
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=self.environment
         )
+
+    @property
+    def alive(self) -> bool:
+        """True while the worker process runs."""
+        return self._process is not None and self._process.poll() is None
 
     def _send(self, job: tuple) -> None:
         pickle.dump(job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
@@ -157,6 +170,46 @@ class Worker:
         self.close()
 
 
+_IDLE: list[Worker] = []
+_IDLE_LOCK = threading.Lock()
+
+
+def borrow_worker(preload: str | None = "har.video") -> Worker:
+    """An idle worker started with the environment a new one would get now (``sys.path``, variables), or a new one."""
+    environment = _worker_environment()
+    stale = []
+    with _IDLE_LOCK:
+        found = None
+        while _IDLE and found is None:
+            worker = _IDLE.pop()
+            if worker.alive and worker._preload == preload and worker.environment == environment:
+                found = worker
+            else:
+                stale.append(worker)
+    for worker in stale:
+        worker.close()
+    return found if found is not None else Worker(preload)
+
+
+def return_worker(worker: Worker) -> None:
+    """Keep a worker whose job ended for the next job (up to one idle worker per core), or end it."""
+    with _IDLE_LOCK:
+        if worker.alive and len(_IDLE) < (os.cpu_count() or 1):
+            _IDLE.append(worker)
+            return
+    worker.close()
+
+
+@atexit.register
+def close_idle_workers() -> None:
+    """End every idle worker (at exit, or to free their memory)."""
+    with _IDLE_LOCK:
+        idle = list(_IDLE)
+        _IDLE.clear()
+    for worker in idle:
+        worker.close()
+
+
 def _unwrap(reply: tuple) -> Any:
     if reply[0] == "ok":
         return reply[1]
@@ -190,7 +243,7 @@ def run_in_workers(
     names = list(what) if what is not None else [f"job {i}" for i in range(len(jobs))]
 
     def serve(worker: Worker) -> None:
-        with worker:
+        try:
             while True:
                 try:
                     index = todo.get_nowait()
@@ -209,9 +262,11 @@ def run_in_workers(
                 except BaseException as error:  # a bug: hand it to the caller instead of hanging it
                     outcome = (index, None, error)
                 results.put(outcome)
+        finally:
+            return_worker(worker)
 
     count = max(1, min(workers, len(jobs)))
-    pool = [Worker() for _ in range(count)]  # started together: their start-up overlaps
+    pool = [borrow_worker() for _ in range(count)]  # new ones start together: their start-up overlaps
     threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in pool]
     for thread in threads:
         thread.start()
@@ -233,12 +288,15 @@ def run_in_workers(
 
 def extract_frames_isolated(path: str | os.PathLike, sequence_length: int = 20, image_size=(64, 64), **kwargs):
     """``har.video.extract_frames`` in a worker process (tried again with FFmpeg if the decoder crashes)."""
-    with Worker() as worker:
+    worker = borrow_worker()
+    try:
         args = (str(path), sequence_length, tuple(image_size))
         try:
             return worker.call("har.video:extract_frames", *args, what=str(path), **kwargs)
         except DecoderCrashError:
             return worker.call("har.video:extract_frames", *args, what=str(path), **{**kwargs, "backend": "ffmpeg"})
+    finally:
+        return_worker(worker)
 
 
 class FrameStream:
@@ -249,7 +307,7 @@ class FrameStream:
     """
 
     def __init__(self, path: str | os.PathLike, chunk_size: int = 32):
-        self._worker = Worker()
+        self._worker = borrow_worker()
         self._items = self._worker.stream("har.video:iter_frame_chunks", str(path), chunk_size, what=str(path))
         try:
             self.info = next(self._items)
@@ -262,9 +320,11 @@ class FrameStream:
             yield from chunk
 
     def close(self) -> None:
-        """Stop decoding and end the worker."""
+        """Stop decoding and hand the worker back (stopped early, its process is a fresh one)."""
         self._items.close()
-        self._worker.close()
+        if self._worker is not None:  # closed once, handed back once
+            return_worker(self._worker)
+            self._worker = None
 
     def __enter__(self) -> FrameStream:
         return self
