@@ -27,6 +27,25 @@ def demo_root(tmp_path_factory) -> Path:
     )
 
 
+#: Classes and sequence length of the untrained bundles that prediction tests use.
+PLUMBING_CLASSES = ["Grow", "Shrink", "Flatten", "Stretch"]
+PLUMBING_T = 8
+
+
+@pytest.fixture(scope="session")
+def untrained_bundles(tmp_path_factory) -> dict[str, Path]:
+    """Untrained LRCN, baseline and ConvLSTM bundles (prediction plumbing does not care how good the weights are)."""
+    from har.bundle import bundle_metadata, save_bundle
+    from har.models import baseline, convlstm, lrcn
+
+    folder = tmp_path_factory.mktemp("bundles")
+    meta = bundle_metadata(PLUMBING_CLASSES, PLUMBING_T, (64, 64))
+    return {
+        name: save_bundle(build(4, PLUMBING_T, (64, 64)), folder / f"{name}.keras", meta)
+        for name, build in (("lrcn", lrcn), ("baseline", baseline), ("convlstm", convlstm))
+    }
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m har ARGS`` in a fresh interpreter and capture its output.
 

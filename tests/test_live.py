@@ -9,29 +9,20 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from conftest import error_lines, run_cli
+from conftest import PLUMBING_CLASSES, PLUMBING_T, error_lines, run_cli
 
-from har.bundle import bundle_metadata, save_bundle
 from har.demo import _group_look, render_clip, write_video
 from har.errors import HarError, VideoError
 from har.live import LiveFrame, label_stream, record_in_browser, run_live, save_recording, show_live
-from har.models import convlstm, lrcn
 from har.predict import Predictor, predict_on_video
 from har.video import count_decodable_frames, iter_frames
 
-CLASSES = ["Grow", "Shrink", "Flatten", "Stretch"]
-T = 8
+CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
-    """Untrained bundles (prediction plumbing does not care how good the weights are)."""
-    folder = tmp_path_factory.mktemp("bundles")
-    meta = bundle_metadata(CLASSES, T, (64, 64))
-    return {
-        name: save_bundle(build(4, T, (64, 64)), folder / f"{name}.keras", meta)
-        for name, build in (("lrcn", lrcn), ("convlstm", convlstm))
-    }
+def bundles(untrained_bundles):
+    return untrained_bundles
 
 
 @pytest.fixture(scope="module")

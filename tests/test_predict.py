@@ -1,29 +1,20 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import PLUMBING_CLASSES, PLUMBING_T, run_cli
 from media import truncate
 
-from har.bundle import bundle_metadata, save_bundle
 from har.demo import _group_look, render_clip, write_video
 from har.errors import ClipTooShortError, VideoError
-from har.models import baseline, convlstm, lrcn
 from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action, show_video
 from har.video import count_decodable_frames, extract_frames, iter_frames, to_model_frame
 
-CLASSES = ["Grow", "Shrink", "Flatten", "Stretch"]
-T = 8
+CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory):
-    """Untrained bundles (prediction plumbing does not care how good the weights are)."""
-    folder = tmp_path_factory.mktemp("bundles")
-    meta = bundle_metadata(CLASSES, T, (64, 64))
-    return {
-        name: save_bundle(build(4, T, (64, 64)), folder / f"{name}.keras", meta)
-        for name, build in (("lrcn", lrcn), ("baseline", baseline), ("convlstm", convlstm))
-    }
+def bundles(untrained_bundles):
+    return untrained_bundles
 
 
 @pytest.fixture(scope="module")
