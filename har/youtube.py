@@ -245,7 +245,7 @@ def video_with_fallbacks(
         steps.append(("an upload", lambda: _upload_on_colab(out_dir)))
     steps.append(("LOCAL_VIDEO", local and (lambda: resolve_source(local, out_dir))))
     steps.append(("the Creative Commons sample", sample_url and fetch(sample_url)))
-    steps.append(("a video made offline", offline and (lambda: Video(Path(offline()), "made offline"))))
+    steps.append(("a video made offline", offline and (lambda: resolve_source(Path(offline()), out_dir))))
     reasons = []
     for name, attempt in steps:
         if not attempt:

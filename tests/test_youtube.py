@@ -127,7 +127,7 @@ def test_the_lesson_falls_back_step_by_step_and_always_gets_a_video(tmp_path, mo
     assert said[0].startswith("the video URL failed: could not download http://127.0.0.1:9/lesson.mp4")
     assert said[1].startswith("LOCAL_VIDEO failed: ") and "missing.mp4" in said[1]
     assert said[2].startswith("the Creative Commons sample failed: could not download http://127.0.0.1:9/cc.webm")
-    assert said[3] == f"video from a video made offline: made offline ({made})" and len(said) == 4
+    assert said[3] == f"video from a video made offline: offline ({made})" and len(said) == 4
 
     uploads = []
     colab = types.ModuleType("google.colab")
