@@ -67,6 +67,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {value}")
+    return value
+
+
 def _positive(text: str) -> float:
     try:
         value = float(text)
@@ -359,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stride", type=_whole(1), default=1, help="classify a window every N frames (default 1)")
     p.add_argument("--smooth", type=_whole(1), default=1, help="average the last N windows' probabilities (default 1)")
     p.add_argument("--top-k", type=_whole(1), default=3, help="labels listed in whole mode (default 3)")
-    p.add_argument("--unsure-below", type=_fraction, default=None,
+    p.add_argument("--unsure-below", type=_probability, default=None,
                    help="below this confidence say 'unsure' (default har.predict.UNSURE_BELOW, measured)")  # fmt: skip
     p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (webcam default 300)")
 

@@ -186,6 +186,8 @@ def test_cli_predict_window_and_whole(tmp_path, bundles, video):
     assert "Action predicted:" in whole.stdout or "Unsure: no class reaches" in whole.stdout
     sure = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole", "--unsure-below", "0.01")
     assert sure.returncode == 0 and "Action predicted:" in sure.stdout, sure.stderr
+    wrong = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole", "--unsure-below", "45")
+    assert wrong.returncode == 2 and "must be a probability between 0 and 1, got 45.0" in wrong.stderr
 
 
 @pytest.mark.parametrize(
