@@ -27,16 +27,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from har.errors import HarError, VideoError
+from har.predict import Predictor
 from har.video import VideoSource, open_reader, to_model_frame
-
-if TYPE_CHECKING:
-    from har.predict import Predictor
 
 #: Frame rate of the labelled video when the source does not say (frames passed in as arrays).
 DEFAULT_FPS = 25.0
@@ -58,14 +55,6 @@ class LiveFrame:
     top3: list[tuple[str, float]] = field(default_factory=list)
     probabilities: np.ndarray | None = None
     classified: bool = False
-
-
-def _as_predictor(model_or_predictor) -> Predictor:
-    from har.predict import Predictor
-
-    if isinstance(model_or_predictor, Predictor):
-        return model_or_predictor
-    return Predictor.load(model_or_predictor)
 
 
 def _check_arguments(stride: int, smooth: int, batch: int = 1, max_frames: int | None = None) -> None:
@@ -124,7 +113,7 @@ def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
     batch: int, own_frames: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
-    from har.predict import _chunks, _limited, draw_label, window_text
+    from har.predict import _chunks, _limited, draw_prediction
 
     length, size, classes = predictor.sequence_length, predictor.image_size, predictor.classes
     encoded: deque[np.ndarray] = deque(maxlen=length)  # the window: the last `length` encoded frames
@@ -143,15 +132,13 @@ def _label(
                 shown = np.mean(recent, axis=0)  # as predict_on_video smooths
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
+            draw_prediction(frame, classes, shown, length)  # "unsure (...)" below UNSURE_BELOW, as in videos
             if shown is None:
-                draw_label(frame, f"collecting {length} frames...", (200, 200, 200))
                 yield LiveFrame(index, frame, None, None, [], None, False)
             else:
                 order = np.argsort(shown)[::-1][:3]
                 top3 = [(classes[i], float(shown[i])) for i in order]
                 label, confidence = top3[0]
-                text = window_text(classes, shown)  # "unsure (...)" below har.predict.UNSURE_BELOW, as in videos
-                draw_label(frame, text, (200, 200, 200) if text.startswith("unsure") else (255, 255, 255))
                 yield LiveFrame(index, frame, label, confidence, top3, shown, classified)
             index += 1
 
@@ -176,7 +163,7 @@ def label_stream(
     arrays are copied first. Stops after ``max_frames`` frames, or when the source ends.
     """
     _check_arguments(stride, smooth, batch, max_frames)
-    predictor = _as_predictor(predictor)
+    predictor = Predictor.of(predictor)
 
     def stream() -> Iterator[LiveFrame]:
         with ExitStack() as stack:  # the camera, or the decoding worker, closes with the generator
@@ -232,7 +219,7 @@ def run_live(
     interrupted = False
     with ExitStack() as stack:  # the writer closes first (renamed into place), then the camera
         fps, source_frames, own = _open_source(camera, stack)  # a missing camera fails before TensorFlow loads
-        predictor = _as_predictor(model_or_predictor)
+        predictor = Predictor.of(model_or_predictor)
         length = predictor.sequence_length
         print(f"Labelling {_name(camera)}: a label once {length} frames are in; Ctrl-C stops", flush=True)
         writer = None
@@ -290,7 +277,7 @@ def show_live(
     import ipywidgets as widgets
     from IPython.display import display
 
-    predictor = _as_predictor(model_or_predictor)
+    predictor = Predictor.of(model_or_predictor)
     image = widgets.Image(format="jpeg")
     text = widgets.Label(value=f"opening {_name(camera)}...")
     display(widgets.VBox([image, text]))

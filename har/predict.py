@@ -49,6 +49,11 @@ class Predictor:
         """Load a model bundle (``.keras`` with metadata) for prediction."""
         return cls(*load_bundle(path))
 
+    @classmethod
+    def of(cls, predictor: Predictor | str | os.PathLike) -> Predictor:
+        """``predictor`` itself, or the bundle at that path loaded (what every prediction function accepts)."""
+        return predictor if isinstance(predictor, cls) else cls.load(predictor)
+
     @property
     def per_frame(self) -> bool:
         """True when per-frame layers run once per frame (the fast sliding-window path)."""
@@ -109,6 +114,12 @@ def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
 
 
 # --- writing H.264 -----------------------------------------------------------------------------------
+
+
+def _ffmpeg_reason(stderr: str, returncode: int) -> str:
+    """FFmpeg's own last word on why it failed (its last non-empty stderr line), or its exit code."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else f"FFmpeg exited with code {returncode}"
 
 
 class H264Writer:
@@ -175,8 +186,7 @@ class H264Writer:
     def _failure(self) -> HarError:
         self._process.wait()
         self._log.seek(0)
-        lines = [line.strip() for line in self._log.read().decode(errors="replace").splitlines() if line.strip()]
-        reason = lines[-1][:200] if lines else f"FFmpeg exited with code {self._process.returncode}"
+        reason = _ffmpeg_reason(self._log.read().decode(errors="replace"), self._process.returncode)
         return HarError(f"cannot write the video {self.path}: {reason}")
 
     def write(self, frame: np.ndarray) -> None:
@@ -230,6 +240,18 @@ def draw_label(frame: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarr
     cv2.rectangle(frame, (0, 0), (w + 12, h + base + 12), (0, 0, 0), -1)
     cv2.putText(frame, text, (6, h + 6), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
     return frame
+
+
+def draw_prediction(
+    frame: np.ndarray, classes: list[str], probabilities: np.ndarray | None, sequence_length: int,
+    unsure_below: float = UNSURE_BELOW,
+) -> np.ndarray:  # fmt: skip
+    """Draw what a labelled frame shows (in place): the window's label and confidence, "unsure", or, before the
+    first window is full (``probabilities`` None), that it is collecting frames; grey unless sure."""
+    if probabilities is None:
+        return draw_label(frame, f"collecting {sequence_length} frames...", (200, 200, 200))
+    text = window_text(classes, probabilities, unsure_below)
+    return draw_label(frame, text, (200, 200, 200) if text.startswith("unsure") else (255, 255, 255))
 
 
 # --- sliding-window prediction -----------------------------------------------------------------------
@@ -300,8 +322,7 @@ def predict_on_video(
     """
     if stride < 1 or smooth < 1:
         raise HarError("stride and smooth must be at least 1")
-    if not isinstance(predictor, Predictor):
-        predictor = Predictor.load(predictor)
+    predictor = Predictor.of(predictor)
     with ExitStack() as stack:  # on any error the worker ends and the writer deletes its temporary file
         if isinstance(source, int):
             info, frames = video_info(source), iter_frames(source)
@@ -376,11 +397,7 @@ def _label_frames(
                 probabilities.append(shown)
                 next_end += 1
             if writer is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                if shown is None:
-                    draw_label(frame, f"collecting {length} frames...", (200, 200, 200))
-                else:
-                    text = window_text(predictor.classes, shown, unsure_below)
-                    draw_label(frame, text, (200, 200, 200) if text.startswith("unsure") else (255, 255, 255))
+                draw_prediction(frame, predictor.classes, shown, length, unsure_below)
                 writer.write(frame)
         tail = buffer[-(length - 1) :] if length > 1 else buffer[:0]
         seen += len(chunk)
@@ -450,8 +467,7 @@ def predict_single_action(
     From a webcam, the first ``webcam_frames`` frames stand for the whole video. Below ``unsure_below`` the
     result says "unsure" and lists the top ``top_k`` (``ClipPrediction.unsure``).
     """
-    if not isinstance(predictor, Predictor):
-        predictor = Predictor.load(predictor)
+    predictor = Predictor.of(predictor)
     length, size = predictor.sequence_length, predictor.image_size
     if isinstance(source, int):
         frames = list(_limited(iter_frames(source), webcam_frames))
@@ -502,8 +518,7 @@ def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float 
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
-            lines = done.stderr.strip().splitlines() or [f"FFmpeg exited with code {done.returncode}"]
-            raise VideoError(f"cannot make a preview of {path}: {lines[-1][:200]}")
+            raise VideoError(f"cannot make a preview of {path}: {_ffmpeg_reason(done.stderr, done.returncode)}")
     whole = f"{seconds / 60:.1f} min" if seconds != float("inf") else "long"
     where = html.escape(str(path))
     note = f"<p>Preview: the first {max_seconds:g} s of a {whole} video; the whole video is <code>{where}</code>.</p>"
