@@ -87,6 +87,9 @@ def _metadata_problem(metadata: dict) -> str | None:
     size = metadata.get("image_size")
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
         return "'image_size' must be [height, width]"
+    step = metadata.get("frame_step", 1)
+    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+        return "'frame_step' (the sliding window's) must be a positive whole number"
     for key in ("split",):
         if key in metadata and not isinstance(metadata[key], dict | None):
             return f"'{key}' must be an object"

@@ -168,14 +168,14 @@ def _train(args: argparse.Namespace) -> None:
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
     from har.models import build_model
     from har.splits import make_split
-    from har.train import check_training_arguments, fit_split, get_strategy, set_seed
+    from har.train import check_training_arguments, fit_split, set_seed, training_strategy
 
     split = make_split(args.split, dataset.labels, dataset.groups, args.test_size, args.seed)
     check_training_arguments(dataset, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     set_seed(args.seed)
     options = {"weights": None} if args.model == "pretrained" and args.no_download else {}
-    with get_strategy().scope():
+    with training_strategy().scope():
         model = build_model(args.model, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
     print(f"{dataset.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
     result = fit_split(

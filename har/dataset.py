@@ -1,7 +1,8 @@
 """From a folder of clips (one sub-folder per class) to the dataset cache: one ``.npz`` of uint8 frames.
 
 The cache holds ``frames`` uint8 ``[N, T, H, W, 3]`` (RGB), ``labels`` int ``[N]``, ``groups`` int ``[N]``,
-``classes`` str ``[K]`` and ``paths`` str ``[N]`` (relative to the dataset root), and loads with
+``classes`` str ``[K]``, ``paths`` str ``[N]`` (relative to the dataset root) and ``frame_counts`` int ``[N]``
+(the frames each clip really has, 0 where unknown), and loads with
 ``numpy.load(path, allow_pickle=False)``. Frames stay uint8: all 50 UCF50 classes at 20x64x64 take
 about 1.6 GB, where float32 would take four times that. Scaling to [0, 1] is the model's job.
 """
@@ -23,7 +24,7 @@ from har.errors import DatasetError
 from har.video import VIDEO_EXTENSIONS
 from har.workers import run_in_workers
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: per-clip frame counts (frame_counts)
 _UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$", re.IGNORECASE)
 #: Files whose names do not follow UCF naming get a group of their own, numbered from here.
 OWN_GROUP_START = 100_000
@@ -39,6 +40,7 @@ class Dataset:
     classes: list[str]
     paths: list[str]
     settings: dict = field(default_factory=dict)
+    frame_counts: np.ndarray | None = None  # frames each clip has (0: unknown); None for caches before format 2
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -47,6 +49,17 @@ class Dataset:
     def sequence_length(self) -> int:
         """Frames per clip (T)."""
         return int(self.frames.shape[1])
+
+    def frame_steps(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """The time step, in video frames, between the sampled frames of each clip (of ``indices``, or all).
+
+        ``sample_frame_indices`` spreads ``T`` frames over the whole clip, so a clip of ``n`` frames is seen
+        one frame every ``(n - 1) / (T - 1)``. Clips of unknown length (count 0) are left out.
+        """
+        counts = np.zeros(len(self), np.int64) if self.frame_counts is None else np.asarray(self.frame_counts)
+        counts = counts if indices is None else counts[np.asarray(indices, dtype=np.int64)]
+        counts = counts[counts > 0]
+        return (counts - 1) / max(1, self.sequence_length - 1)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -209,19 +222,22 @@ def build_dataset(
 
     frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
     keep = np.zeros(len(clips), dtype=bool)
+    counts = np.zeros(len(clips), dtype=np.int64)
     reasons: dict[int, str] = {}
     jobs = [(str(c.path), sequence_length, image_size) for c in clips]
     outcomes = run_in_workers(
         extractor,
         jobs,
         workers=workers or os.cpu_count() or 1,
-        kwargs={"allow_short": allow_short},
+        kwargs={"allow_short": allow_short, "with_count": True},
         retry_kwargs={"backend": "ffmpeg"},
         what=[c.relative for c in clips],
     )
     with tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress) as bar:
         for i, clip_frames, error in outcomes:
             if error is None:
+                if isinstance(clip_frames, tuple):  # (frames, frames decoded); a plug-in may give frames only
+                    clip_frames, counts[i] = clip_frames
                 frames[i] = clip_frames
                 keep[i] = True
             else:
@@ -253,6 +269,7 @@ def build_dataset(
         groups=assign_groups(clips)[kept],
         classes=class_names,
         paths=[clips[i].relative for i in kept],
+        frame_counts=counts[kept],
         settings={**settings, "fingerprint": fingerprint, "skipped": skipped, "dropped_classes": dropped},
     )
     if progress:
@@ -278,6 +295,7 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
             groups=dataset.groups,
             classes=np.array(dataset.classes, dtype=str),
             paths=np.array(dataset.paths, dtype=str),
+            **({} if dataset.frame_counts is None else {"frame_counts": np.asarray(dataset.frame_counts, np.int64)}),
             settings=np.array(json.dumps(dataset.settings)),
         )
     return Path(path)
@@ -326,6 +344,9 @@ def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         raise DatasetError(
             f"{path}: labels run from {labels.min()} to {labels.max()}, but there are {len(classes)} classes"
         )
+    counts = arrays.get("frame_counts")
+    if counts is not None and (counts.shape != labels.shape or not np.issubdtype(counts.dtype, np.integer)):
+        raise DatasetError(f"{path}: frame_counts must be integers [N], got {counts.dtype} {counts.shape}")
     settings: dict = {}
     if "settings" in arrays:
         try:
@@ -341,4 +362,5 @@ def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         classes=classes,
         paths=[str(p) for p in arrays["paths"]],
         settings=settings,
+        frame_counts=None if counts is None else counts.astype(np.int64),
     )

@@ -1,7 +1,7 @@
 """Live labelling from a webcam, with the same fast sliding window as ``har.predict``.
 
 Every frame is encoded **once** as it arrives (the model's per-frame layers, where it has them; see
-``har.predict.Predictor``); the last ``sequence_length`` encoded frames stay in a ring buffer, and the
+``har.predict.Predictor``); the last ``window_frames`` encoded frames stay in a ring buffer, and the
 sequence head classifies that window every ``stride`` frames. So the probabilities are exactly those of
 ``har.predict.predict_on_video`` on the same frames, but a frame comes out labelled as soon as it is read.
 
@@ -115,8 +115,9 @@ def _label(
 ) -> Iterator[LiveFrame]:  # fmt: skip
     from har.predict import _chunks, _limited, draw_prediction
 
-    length, size, classes = predictor.sequence_length, predictor.image_size, predictor.classes
-    encoded: deque[np.ndarray] = deque(maxlen=length)  # the window: the last `length` encoded frames
+    size, classes = predictor.image_size, predictor.classes
+    span, step = predictor.window_frames, predictor.frame_step  # a window: `length` frames, `step` apart
+    encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
     recent: deque[np.ndarray] = deque(maxlen=smooth)  # the last windows' probabilities
     shown = None
     index = 0
@@ -125,14 +126,14 @@ def _label(
         codes = predictor.encode(small, batch_size=batch)  # each frame through the per-frame layers once
         for frame, code in zip(chunk, codes, strict=True):
             encoded.append(code)
-            classified = index >= length - 1 and (index - length + 1) % stride == 0
+            classified = index >= span - 1 and (index - span + 1) % stride == 0
             if classified:
-                window = np.stack(encoded)[None]
+                window = np.stack(list(encoded)[::step])[None]  # every step-th code, the last frame's included
                 recent.append(predictor.classify_windows(window, batch_size=1)[0])
                 shown = np.mean(recent, axis=0)  # as predict_on_video smooths
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
-            draw_prediction(frame, classes, shown, length)  # "unsure (...)" below UNSURE_BELOW, as in videos
+            draw_prediction(frame, classes, shown, span)  # "unsure (...)" below UNSURE_BELOW, as in videos
             if shown is None:
                 yield LiveFrame(index, frame, None, None, [], None, False)
             else:
@@ -156,7 +157,7 @@ def label_stream(
 
     Yields a ``LiveFrame`` per frame, as soon as the frame is read: each frame is encoded once (in
     batches of ``batch`` frames: 1 labels each frame at once, more is faster but lags by that many
-    frames), a window of the last ``sequence_length`` encoded frames is classified every ``stride``
+    frames), a window of ``sequence_length`` encoded frames ``frame_step`` apart is classified every ``stride``
     frames, and ``smooth`` averages the last windows' probabilities: the same numbers as
     ``har.predict.predict_on_video`` with the same ``stride`` and ``smooth``. The label and confidence are
     drawn on the frame ("collecting N frames..." until the first window is full); frames passed in as
@@ -220,7 +221,7 @@ def run_live(
     with ExitStack() as stack:  # the writer closes first (renamed into place), then the camera
         fps, source_frames, own = _open_source(camera, stack)  # a missing camera fails before TensorFlow loads
         predictor = Predictor.of(model_or_predictor)
-        length = predictor.sequence_length
+        length = predictor.window_frames
         print(f"Labelling {_name(camera)}: a label once {length} frames are in; Ctrl-C stops", flush=True)
         writer = None
         started = time.perf_counter()
@@ -293,7 +294,7 @@ def show_live(
                 if ok:
                     image.value = jpeg.tobytes()
                 if live.label is None:
-                    text.value = f"frame {live.index}: collecting {predictor.sequence_length} frames..."
+                    text.value = f"frame {live.index}: collecting {predictor.window_frames} frames..."
                 else:
                     last = live.label
                     others = ", ".join(f"{name} {p:.0%}" for name, p in live.top3[1:])

@@ -42,6 +42,9 @@ class Predictor:
         self.classes: list[str] = list(metadata["classes"])
         self.sequence_length = int(metadata["sequence_length"])
         self.image_size = (int(metadata["image_size"][0]), int(metadata["image_size"][1]))
+        # Training spread each clip's T frames over the whole clip, one every few video frames; a window takes
+        # its T frames that far apart, so it sees motion at the pace the model learned (1 in older bundles).
+        self.frame_step = max(1, int(metadata.get("frame_step", 1)))
         self.encoder, self.head = split_per_frame(model, self.sequence_length, self.image_size)
 
     @classmethod
@@ -53,6 +56,16 @@ class Predictor:
     def of(cls, predictor: Predictor | str | os.PathLike) -> Predictor:
         """``predictor`` itself, or the bundle at that path loaded (what every prediction function accepts)."""
         return predictor if isinstance(predictor, cls) else cls.load(predictor)
+
+    @property
+    def window_frames(self) -> int:
+        """Video frames a window spans: its ``sequence_length`` frames, ``frame_step`` apart."""
+        return (self.sequence_length - 1) * self.frame_step + 1
+
+    def window_indices(self, ends: np.ndarray) -> np.ndarray:
+        """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first."""
+        back = self.frame_step * np.arange(self.sequence_length - 1, -1, -1)
+        return np.asarray(ends, dtype=np.int64)[:, None] - back[None, :]
 
     @property
     def per_frame(self) -> bool:
@@ -312,7 +325,10 @@ def predict_on_video(
     unsure_below: float = UNSURE_BELOW,
     progress: bool = True,
 ) -> WindowPredictions:
-    """Label every frame of a video with the action of the last ``sequence_length`` frames.
+    """Label every frame of a video with the action of the window of frames that ends there.
+
+    A window is ``sequence_length`` frames ``frame_step`` apart (from the bundle: the pace training saw),
+    so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once.
 
     A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
     ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
@@ -355,7 +371,7 @@ def _label_frames(
 
     from tqdm.auto import tqdm
 
-    length = predictor.sequence_length
+    span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
     size = predictor.image_size
     fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
@@ -366,21 +382,20 @@ def _label_frames(
     ends: list[int] = []
     probabilities: list[np.ndarray] = []
     recent: deque[np.ndarray] = deque(maxlen=smooth)
-    tail = None  # encoded last (length - 1) frames of the previous chunk
+    tail = None  # encoded last (span - 1) frames of the previous chunk
     shown = None
     seen = 0
     started = time.perf_counter()
     for chunk in _chunks(_limited(frames, max_frames), chunk_size):
-        if bar is None and seen + len(chunk) >= length:
+        if bar is None and seen + len(chunk) >= span:
             bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
         small = np.stack([to_model_frame(frame, size) for frame in chunk])
         encoded = predictor.encode(small, batch_size)
         buffer = encoded if tail is None else np.concatenate([tail, encoded])
         first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
-        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= length - 1 and (e - length + 1) % stride == 0]
-        if chunk_ends:
-            views = np.lib.stride_tricks.sliding_window_view(buffer, length, axis=0)
-            windows = np.moveaxis(views[np.array(chunk_ends) - length + 1 - first], -1, 1)
+        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= span - 1 and (e - span + 1) % stride == 0]
+        if chunk_ends:  # each frame was encoded once; a window gathers its frames' codes
+            windows = buffer[predictor.window_indices(np.array(chunk_ends)) - first]
             chunk_probabilities = predictor.classify_windows(windows, batch_size)
         else:
             chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
@@ -397,14 +412,16 @@ def _label_frames(
                 probabilities.append(shown)
                 next_end += 1
             if writer is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                draw_prediction(frame, predictor.classes, shown, length, unsure_below)
+                draw_prediction(frame, predictor.classes, shown, span, unsure_below)
                 writer.write(frame)
-        tail = buffer[-(length - 1) :] if length > 1 else buffer[:0]
+        tail = buffer[-(span - 1) :] if span > 1 else buffer[:0]
         seen += len(chunk)
         if bar is not None:
             bar.update(len(chunk))
-    if seen < length:
-        raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than the sequence ({length})")
+    if seen < span:
+        raise ClipTooShortError(
+            f"{_name(source)}: only {seen} frames decode, fewer than a window spans ({_span_text(predictor)})"
+        )
     elapsed = time.perf_counter() - started
     return WindowPredictions(
         classes=predictor.classes,
@@ -416,6 +433,13 @@ def _label_frames(
         title=_name(source),
         timings={"seconds": elapsed, "frames_per_second": seen / elapsed if elapsed else float("nan")},
     )
+
+
+def _span_text(predictor: Predictor) -> str:
+    """How long a window is, in words: "20 frames" or "96 frames: 20, one every 5"."""
+    if predictor.frame_step == 1:
+        return f"{predictor.sequence_length} frames"
+    return f"{predictor.window_frames} frames: {predictor.sequence_length}, one every {predictor.frame_step}"
 
 
 def _name(source: VideoSource) -> str:

@@ -20,6 +20,27 @@ from har.dataset import Dataset
 from har.errors import HarError
 from har.splits import Split, validation_split
 
+#: How much of a clip's time span ``jitter_time`` may cut at each end while training (0 for none).
+TIME_JITTER = 0.25
+
+
+#: The sliding window's frame step as a share of the training clips' median step (``window_frame_step``).
+WINDOW_PACE = 0.5
+
+
+def window_frame_step(dataset: Dataset, indices: np.ndarray) -> int:
+    """The frame step a sliding window should take for a model trained on ``dataset[indices]``.
+
+    Training sees each clip's ``T`` frames spread over the whole clip (one every ``(n - 1) / (T - 1)``
+    frames) and, with ``time_jitter``, over parts of it down to half; a window ``WINDOW_PACE`` times the
+    median step apart sees the same pace while spanning less than most clips. 1 when the cache does not
+    know its clips' lengths (caches before format 2).
+    """
+    steps = dataset.frame_steps(indices)
+    if len(steps) == 0:
+        return 1
+    return max(1, round(WINDOW_PACE * float(np.median(steps))))
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow (``keras.utils.set_random_seed``) so runs repeat."""
@@ -50,6 +71,25 @@ def use_mixed_precision_if_supported() -> bool:
     return False
 
 
+_STRATEGY: tf.distribute.Strategy | None = None
+
+
+def training_strategy() -> tf.distribute.Strategy:
+    """Get this machine ready to train, once: mixed precision on GPUs that support it, and the strategy.
+
+    Build models under ``training_strategy().scope()``; ``train_model`` compiles and fits them under the
+    strategy they were built in. The notebooks and the command line both start training this way, so a
+    Colab GPU with tensor cores trains in ``mixed_float16`` (the models keep a float32 softmax) and several
+    GPUs or a TPU share the batches, with nothing to change in the lesson's code.
+    """
+    global _STRATEGY
+    if _STRATEGY is None:
+        if use_mixed_precision_if_supported():
+            print("mixed precision: float16 compute on this GPU, float32 weights and outputs")
+        _STRATEGY = get_strategy()
+    return _STRATEGY
+
+
 def flip_clips(clips: tf.Tensor) -> tf.Tensor:
     """Mirror each clip left-right with probability 1/2, the same way for all of its frames.
 
@@ -60,6 +100,24 @@ def flip_clips(clips: tf.Tensor) -> tf.Tensor:
     return tf.where(flip, tf.reverse(clips, axis=[3]), clips)
 
 
+def jitter_time(clips: tf.Tensor, amount: float = 0.25) -> tf.Tensor:
+    """Resample each clip's frames over a random part of its time span: a random speed-up or slow-down.
+
+    Each clip keeps its frames in order, but starts up to ``amount`` of its length late and ends up to
+    ``amount`` early, resampled back to ``T`` frames (some frames repeat). The model then sees each action
+    at several paces, as a sliding window over a video may show it; the order of frames, which tells Grow
+    from Shrink, is never reversed.
+    """
+    length = clips.shape[1] if clips.shape[1] is not None else tf.shape(clips)[1]
+    batch = tf.shape(clips)[0]
+    last = tf.cast(length - 1, tf.float32)
+    cut = tf.random.uniform((batch, 2), 0.0, amount) * last
+    start, end = cut[:, :1], last - cut[:, 1:]
+    steps = tf.linspace(0.0, 1.0, length)[None, :]
+    indices = tf.cast(tf.round(start + (end - start) * steps), tf.int32)
+    return tf.gather(clips, indices, batch_dims=1)
+
+
 def make_pipeline(
     frames: np.ndarray,
     labels: np.ndarray,
@@ -68,6 +126,7 @@ def make_pipeline(
     batch_size: int = 4,
     shuffle: bool = False,
     augment: bool = False,
+    time_jitter: float = 0.0,
     drop_remainder: bool = False,
     seed: int = 27,
 ) -> tf.data.Dataset:
@@ -76,7 +135,8 @@ def make_pipeline(
     Shuffles the index list each epoch when ``shuffle``; gathers one batch at a time from the uint8 array.
     ``drop_remainder`` leaves out the last, short batch so that every batch has the same, static size,
     which lets TensorFlow build a faster graph (the way Keras batches NumPy arrays); for a shuffled
-    training set no clip is left out for good, only a different few in each epoch.
+    training set no clip is left out for good, only a different few in each epoch. ``augment`` mirrors clips
+    (``flip_clips``); ``time_jitter`` resamples their time span (``jitter_time``, 0 for none).
     """
     indices = np.asarray(indices, dtype=np.int64)
     drop_remainder = drop_remainder and len(indices) >= batch_size
@@ -90,6 +150,8 @@ def make_pipeline(
         clips = tf.ensure_shape(clips, (batch_shape, *frames.shape[1:]))
         if augment:
             clips = flip_clips(clips)
+        if time_jitter > 0:
+            clips = jitter_time(clips, time_jitter)
         return clips, tf.ensure_shape(targets, (batch_shape,))
 
     data = tf.data.Dataset.from_tensor_slices(indices)
@@ -158,6 +220,7 @@ def train_model(
     patience: int = 10,
     learning_rate: float = 1e-3,
     augment: bool = False,
+    time_jitter: float = TIME_JITTER,
     seed: int = 27,
     out: str | os.PathLike | None = None,
     metadata: dict | None = None,
@@ -170,16 +233,18 @@ def train_model(
     checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the final model is saved
     at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``. ``callbacks`` are
     extra Keras callbacks (a learning-rate schedule, say), run after the built-in ones.
+    ``augment`` mirrors clips left-right; ``time_jitter`` resamples each clip's time span (``jitter_time``).
     Bad arguments (no epochs, one class, a bundle name that is not ``.keras``) raise ``HarError`` before
     any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
                              patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    with model.distribute_strategy.scope():  # the strategy the model was built under (training_strategy)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
     built_in: list[keras.callbacks.Callback] = [
         EpochClock(),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min", restore_best_weights=True),
@@ -198,6 +263,7 @@ def train_model(
         batch_size=batch_size,
         shuffle=True,
         augment=augment,
+        time_jitter=time_jitter,
         drop_remainder=True,
         seed=seed,
     )
@@ -216,6 +282,9 @@ def train_model(
             dataset.classes, dataset.sequence_length, dataset.image_size, model=model.name, **(metadata or {})
         )
         info["epochs_run"] = len(result.history.get("loss", []))
+        steps = dataset.frame_steps(fit_indices)
+        info["frame_step"] = window_frame_step(dataset, fit_indices)  # the sliding window's (har.predict)
+        info["training_frame_step"] = round(float(np.median(steps)), 2) if len(steps) else None
         result.bundle = save_bundle(model, out, info)
     return result
 
@@ -288,7 +357,7 @@ def find_or_train(
     start = time.perf_counter()
     split = group_split(dataset.labels, dataset.groups, seed=seed)
     set_seed(seed)
-    with get_strategy().scope():
+    with training_strategy().scope():
         model = build_model(name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
     result = fit_split(model, dataset, split, epochs=epochs, seed=seed, out=out, verbose=0, augment=True)
     print(f"trained in {time.perf_counter() - start:.0f} s ({len(result.history['loss'])} epochs) -> {out}")

@@ -267,7 +267,8 @@ def extract_frames(
     *,
     allow_short: bool = False,
     backend: str = "auto",
-) -> np.ndarray:
+    with_count: bool = False,
+) -> np.ndarray | tuple[np.ndarray, int]:
     """Return ``sequence_length`` evenly spaced RGB frames of a clip, resized, as uint8 ``[T, H, W, 3]``.
 
     The frames are spaced evenly across the frames that really decode, whatever the container claims.
@@ -275,6 +276,8 @@ def extract_frames(
     ``allow_short`` is true: then frames repeat evenly (see ``sample_frame_indices``).
     A missing, empty, corrupt or non-video file raises ``VideoError``. ``backend`` picks the decoder
     (``"auto"``: OpenCV, or FFmpeg for the files OpenCV cannot read safely; see the module docstring).
+    ``with_count`` returns ``(frames, decoded)``: also how many frames the clip really has, which sets the
+    time step between the sampled frames that a sliding window must match.
     """
     image_size = (int(image_size[0]), int(image_size[1]))
     frames, wanted, decoded = _decode_pass(path, image_size, sequence_length=sequence_length, backend=backend)
@@ -290,7 +293,7 @@ def extract_frames(
         frames, _, decoded_again = _decode_pass(path, image_size, wanted=true_wanted, backend=backend)
         if decoded_again != decoded:
             raise VideoError(f"{path}: decodes a different number of frames on each read")
-    return frames
+    return (frames, decoded) if with_count else frames
 
 
 def count_decodable_frames(path: str | os.PathLike, *, backend: str = "auto") -> int:

@@ -11,7 +11,7 @@ from media import write_index_clip
 
 from har.dataset import OWN_GROUP_START, build_dataset, discover_clips, load_dataset, parse_group
 from har.errors import DatasetError
-from har.video import extract_frames
+from har.video import count_decodable_frames, extract_frames
 
 
 @pytest.fixture
@@ -56,6 +56,7 @@ def test_cache_matches_the_contract(tmp_path, demo_root):
         assert {"frames", "labels", "groups", "classes", "paths"} <= set(data.files)
         frames, labels, groups = data["frames"], data["labels"], data["groups"]
         classes, paths = data["classes"].tolist(), data["paths"].tolist()
+        counts = data["frame_counts"]
     assert frames.dtype == np.uint8 and frames.shape == (32, 20, 64, 64, 3)
     assert np.issubdtype(labels.dtype, np.integer) and np.issubdtype(groups.dtype, np.integer)
     assert classes == sorted(classes) and len(classes) == 4
@@ -64,6 +65,11 @@ def test_cache_matches_the_contract(tmp_path, demo_root):
         assert group == parse_group(path)
     i = paths.index("Flatten/v_Flatten_g02_c01.avi")
     np.testing.assert_array_equal(frames[i], extract_frames(demo_root / paths[i], 20, (64, 64)))
+    # how many frames each clip really has: the time step between its sampled frames, which windows must match
+    assert counts.tolist() == [count_decodable_frames(demo_root / path) for path in paths]
+    loaded = load_dataset(out)
+    np.testing.assert_array_equal(loaded.frame_counts, counts)
+    np.testing.assert_allclose(loaded.frame_steps([i]), [(counts[i] - 1) / 19])
 
 
 def test_parallel_and_serial_builds_agree(demo_root):

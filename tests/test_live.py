@@ -82,6 +82,20 @@ def test_stream_gives_the_probabilities_of_predict_on_video(predictors, video, n
         assert f.frame.shape == (72, 96, 3)
 
 
+def test_stream_windows_take_the_bundles_frame_step(predictors, video):
+    from har.predict import Predictor
+
+    plain = predictors["lrcn"]
+    predictor = Predictor(plain.model, {**plain.metadata, "frame_step": 2})
+    expected = predict_on_video(predictor, video, progress=False)
+    ends, probabilities, _seen = stream_probabilities(label_stream(predictor, video, batch=4))
+    assert ends[0] == predictor.window_frames - 1 == (T - 1) * 2
+    np.testing.assert_array_equal(ends, expected.end_frames)
+    np.testing.assert_allclose(probabilities, expected.probabilities, atol=1e-5)
+    consecutive = predict_on_video(plain, video, progress=False)  # the window of the last T frames instead
+    assert not np.allclose(probabilities[0], consecutive.probabilities[consecutive.end_frames == ends[0]][0], atol=1e-4)
+
+
 def test_stream_of_frames_in_memory_draws_on_copies(predictors, video):
     decoded = list(iter_frames(video))
     before = [f.copy() for f in decoded]

@@ -43,6 +43,36 @@ def test_windows_match_the_naive_loop_across_chunk_boundaries(bundles, video, na
     assert result.labels == [CLASSES[i] for i in expected.argmax(axis=1)]
 
 
+@pytest.mark.parametrize("name", ["lrcn", "convlstm"])
+def test_a_window_spans_what_the_bundle_says_and_encodes_each_frame_once(tmp_path, bundles, video, name):
+    from har.bundle import read_metadata, save_bundle
+
+    step = 3  # the bundle's frame_step: T frames, 3 apart, as training spread them over a clip
+    plain = Predictor.load(bundles[name])
+    bundle = save_bundle(plain.model, tmp_path / f"{name}.keras", {**read_metadata(bundles[name]), "frame_step": step})
+    predictor = Predictor.load(bundle)
+    span = (T - 1) * step + 1
+    assert (predictor.frame_step, predictor.window_frames) == (step, span)
+    encoded, gathered = [], []
+    encode, indices = predictor.encode, predictor.window_indices
+    predictor.encode = lambda frames, batch_size=64: (encoded.append(len(frames)), encode(frames, batch_size))[1]
+    predictor.window_indices = lambda ends: (gathered.append(indices(ends)), gathered[-1])[1]
+    result = predict_on_video(predictor, video, chunk_size=7, progress=False)
+    assert sum(encoded) == 45  # every frame through the per-frame work once, whatever the window's span
+    windows = np.concatenate(gathered)
+    assert (windows[:, -1] - windows[:, 0] == span - 1).all() and (np.diff(windows, axis=1) == step).all()
+    np.testing.assert_array_equal(result.end_frames, np.arange(span - 1, 45))
+    small = [to_model_frame(f, (64, 64)) for f in iter_frames(video)]
+    expected = [
+        plain.model.predict_on_batch(np.array(small[e - span + 1 : e + 1 : step])[None])[0] for e in result.end_frames
+    ]
+    np.testing.assert_allclose(result.probabilities, np.array(expected), atol=1e-5)
+    with pytest.raises(
+        ClipTooShortError, match=f"fewer than a window spans \\({span} frames: {T}, one every {step}\\)"
+    ):
+        predict_on_video(predictor, video, max_frames=span - 1, progress=False)
+
+
 def test_stride_and_smoothing(bundles, video):
     predictor = Predictor.load(bundles["lrcn"])
     plain = predict_on_video(predictor, video, progress=False)
@@ -194,7 +224,7 @@ def test_cli_predict_window_and_whole(tmp_path, bundles, video):
     ("model", "source", "message"),
     [
         ("lrcn", "{tmp}/broken.avi", "cannot be opened as a video"),
-        ("lrcn", "{tmp}/short.avi", "fewer than the sequence"),
+        ("lrcn", "{tmp}/short.avi", "fewer than a window spans"),
         ("lrcn", "{tmp}/missing.avi", "no such video file"),
         ("{tmp}/broken.avi", "{tmp}/short.avi", "not a model bundle"),
         ("lrcn", "http://127.0.0.1:9/video.mp4", "could not download"),

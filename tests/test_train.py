@@ -12,7 +12,18 @@ from har.errors import BundleError
 from har.evaluate import Evaluation, comparison_table, evaluate_model
 from har.models import baseline, lrcn
 from har.splits import make_split
-from har.train import flip_clips, get_strategy, make_pipeline, set_seed, train_model, use_mixed_precision_if_supported
+from har.train import (
+    WINDOW_PACE,
+    flip_clips,
+    get_strategy,
+    jitter_time,
+    make_pipeline,
+    set_seed,
+    train_model,
+    training_strategy,
+    use_mixed_precision_if_supported,
+    window_frame_step,
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +76,34 @@ def test_flip_mirrors_every_frame_of_a_clip_alike():
 def test_cpu_setup():
     assert get_strategy().num_replicas_in_sync == 1
     assert use_mixed_precision_if_supported() is False
+    assert training_strategy() is training_strategy() and training_strategy().num_replicas_in_sync == 1
+
+
+def test_time_jitter_keeps_the_order_and_varies_the_pace():
+    clips = tf.constant(np.broadcast_to(np.arange(20, dtype=np.uint8)[None, :, None, None, None], (64, 20, 2, 2, 3)))
+    jittered = jitter_time(clips, 0.25).numpy()[:, :, 0, 0, 0].astype(int)
+    assert jittered.shape == (64, 20) and (np.diff(jittered, axis=1) >= 0).all()  # never backwards in time
+    assert (jittered[:, 0] <= 5).all() and (jittered[:, -1] >= 14).all()  # at most a quarter cut at each end
+    spans = jittered[:, -1] - jittered[:, 0]
+    assert len(set(spans.tolist())) > 4 and spans.max() >= 17 and spans.min() <= 13
+
+
+def test_training_under_mixed_precision_keeps_a_float32_softmax(small_cache):
+    from har.backend import keras
+
+    dataset, _ = small_cache
+    split = make_split("group", dataset.labels, dataset.groups)
+    keras.mixed_precision.set_global_policy("mixed_float16")  # what training_strategy sets on a tensor-core GPU
+    try:
+        set_seed(27)
+        with training_strategy().scope():
+            model = lrcn(len(dataset.classes), 8)
+        result = train_model(model, dataset, split.train[:16], split.test[:8], epochs=1, batch_size=4, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.layers[1].compute_dtype == "float16" and model.layers[-1].compute_dtype == "float32"
+    assert str(model(dataset.frames[:2]).dtype) == "<dtype: 'float32'>"
+    assert np.isfinite(result.history["loss"]).all()
 
 
 def test_same_seed_same_initial_weights():
@@ -94,6 +133,14 @@ def test_training_lowers_the_loss_and_writes_a_bundle(tmp_path, small_cache):
     assert metadata["image_size"] == [64, 64] and metadata["colour_order"] == "RGB"
     assert metadata["split"]["kind"] == "group" and metadata["model"] == "lrcn"
     assert sorted(p.name for p in out.parent.iterdir()) == ["lrcn.keras", "lrcn_logs"]
+    # the pace training saw, for the sliding window: the median step between a clip's sampled frames
+    steps = (dataset.frame_counts[split.train] - 1) / 7
+    assert metadata["training_frame_step"] == pytest.approx(np.median(steps), abs=0.01)
+    assert (
+        metadata["frame_step"]
+        == window_frame_step(dataset, split.train)
+        == max(1, round(WINDOW_PACE * np.median(steps)))
+    )
 
 
 def test_bundle_round_trip_gives_identical_predictions(tmp_path, small_cache):
