@@ -5,9 +5,9 @@ Run: ``.venv/bin/python benchmarks/bench_real.py [--data ../shared/ucf101_sample
 
 The folder is built into a dataset cache (20 frames of 64x64 per clip, as the notebooks do), then for every
 split seed each model is trained with the notebooks' full-mode recipe (``har.train.fit_split``: batch 4,
-Adam 1e-3, early stopping on the validation groups with patience 10, left-right mirroring) and tested on the
-groups it never saw. With 45 test clips one clip is 2 points, so one split is not a measurement: the table
-gives the mean and the standard deviation over the splits, and every split's figure.
+Adam 1e-3, early stopping on the validation groups with patience 10, left-right mirroring, time jitter 0.25)
+and tested on the groups it never saw. With 45 test clips one clip is 2 points, so one split is not a
+measurement: the table gives the mean and the standard deviation over the splits, and every split's figure.
 ``--random-split`` trains the LRCN on the tutorial's random split too (same seeds), to measure the leak.
 
 Every run is kept in ``OUT/results.json`` as it ends (a rerun skips the runs already there, so an
@@ -30,21 +30,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "ucf101_sample"
 
 
-def run_one(dataset, model_name: str, split, *, epochs: int) -> dict:
-    """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions."""
+def run_one(dataset, model_name: str, split, *, epochs: int, out: Path | None = None) -> dict:
+    """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions.
+
+    With ``out``, the trained model is kept there as a bundle (for ``bench_windows.py --bundle``)."""
     from har.backend import tf
     from har.evaluate import evaluate_model
     from har.models import build_model
-    from har.train import fit_split, set_seed
+    from har.train import fit_split, set_seed, training_strategy
 
     tf.get_logger().setLevel("ERROR")  # a new model per run: tf.function's retracing notices say nothing here
 
     set_seed(split.seed)
     kwargs = {"weights": None} if model_name == "pretrained" else {}
-    model = build_model(model_name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **kwargs)
+    with training_strategy().scope():
+        model = build_model(model_name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **kwargs)
     start = time.perf_counter()
     result = fit_split(
-        model, dataset, split, epochs=epochs, batch_size=4, patience=10, augment=True, seed=split.seed, verbose=0
+        model,
+        dataset,
+        split,
+        epochs=epochs,
+        batch_size=4,
+        patience=10,
+        augment=True,
+        seed=split.seed,
+        verbose=0,
+        out=out,
     )
     seconds = time.perf_counter() - start
     test = evaluate_model(result.model, dataset, split.test)
@@ -121,7 +133,8 @@ def main() -> None:
             split = group_split(dataset.labels, dataset.groups, 0.25, seed=seed)
         else:
             split = random_split(dataset.labels, 0.25, seed=seed)
-        run = run_one(dataset, model_name, split, epochs=args.epochs)
+        bundle = args.out / f"{model_name}-{kind}-{seed}.keras"
+        run = run_one(dataset, model_name, split, epochs=args.epochs, out=bundle)
         run["epochs_cap"] = args.epochs
         runs.append(run)
         store.write_text(json.dumps(runs, indent=1))

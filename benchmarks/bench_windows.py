@@ -34,44 +34,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "ucf101_sample"
-TAIL = 0.3  # windows ending in the last 30 % of a clip's frames
-
-
-def join_clips(paths: list[Path], out: Path) -> list[tuple[int, int]]:
-    """Write the clips one after another into one H.264 video (frames resized to the first clip's size).
-
-    Returns each clip's (first frame, end frame) in the joined video, as the frames really decoded.
-    """
-    import cv2
-
-    from har.predict import H264Writer
-    from har.video import iter_frames, video_info
-
-    first = video_info(paths[0])
-    size = (first.width - first.width % 2, first.height - first.height % 2)
-    spans = []
-    with H264Writer(out, size, 25.0, pixel_format="bgr24") as writer:
-        at = 0
-        for path in paths:
-            start = at
-            for frame in iter_frames(path):
-                if (frame.shape[1], frame.shape[0]) != size:
-                    frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-                writer.write(np.ascontiguousarray(frame))
-                at += 1
-            spans.append((start, at))
-    return spans
-
-
-def window_accuracy(end_frames, labels, spans, truth) -> tuple[float, list[float]]:
-    """Per clip, the share of windows ending in its last ``TAIL`` of frames that name ``truth``; their mean."""
-    per_clip = []
-    for (start, end), true in zip(spans, truth, strict=True):
-        low = start + int(np.floor((1 - TAIL) * (end - start)))
-        chosen = [label == true for e, label in zip(end_frames, labels, strict=True) if low <= e < end]
-        if chosen:
-            per_clip.append(float(np.mean(chosen)))
-    return float(np.mean(per_clip)), per_clip
 
 
 def main() -> None:
@@ -98,7 +60,7 @@ def main() -> None:
     from har.backend import tf
     from har.evaluate import evaluate_model
     from har.models import build_model
-    from har.predict import Predictor, predict_on_video
+    from har.predict import Predictor, join_clips, predict_on_video
     from har.splits import group_split
     from har.train import fit_split, set_seed, training_strategy
 
@@ -128,17 +90,17 @@ def main() -> None:
     whole_accuracy = float(np.mean(whole_right))
 
     with tempfile.TemporaryDirectory() as tmp:
-        joined = Path(tmp) / "joined.mp4"
-        spans = join_clips([root / tested.paths[i] for i in order], joined)
+        joined = join_clips([root / tested.paths[i] for i in order], truth, Path(tmp) / "joined.mp4")
+        spans = joined.spans
         frames = spans[-1][1]
         own = predictor.frame_step
         rows = []
         for step in dict.fromkeys([own, *args.steps]):
             predictor.frame_step = step
             start = time.perf_counter()
-            windows = predict_on_video(predictor, joined, progress=False)
+            windows = predict_on_video(predictor, joined.path, progress=False)
             seconds = time.perf_counter() - start
-            accuracy, _ = window_accuracy(windows.end_frames, windows.labels, spans, truth)
+            accuracy = joined.late_window_accuracy(windows)
             rows.append({"frame_step": step, "window_frames": predictor.window_frames, "bundle_step": step == own,
                          "window_accuracy": accuracy, "whole_accuracy": whole_accuracy,
                          "ratio": accuracy / whole_accuracy if whole_accuracy else float("nan"),

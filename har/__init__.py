@@ -19,6 +19,8 @@ _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no "[ WARN ] can't open" 
 SEQUENCE_LENGTH = 20
 #: Frame height and width fed to the models (the tutorial's ``IMAGE_HEIGHT`` / ``IMAGE_WIDTH``).
 IMAGE_HEIGHT = 64
+#: How much of a clip's time span training may cut at each end when it resamples the frames (``har.train.jitter_time``).
+TIME_JITTER = 0.25
 IMAGE_WIDTH = 64
 #: The tutorial's default 4-class subset of UCF50.
 TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
@@ -31,6 +33,7 @@ __all__ = [
     "IMAGE_HEIGHT",
     "IMAGE_WIDTH",
     "SEQUENCE_LENGTH",
+    "TIME_JITTER",
     "TUTORIAL_CLASSES",
     "UCF50_URL",
     "HarError",

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from har import IMAGE_HEIGHT, SEQUENCE_LENGTH, UCF50_URL, HarError
+from har import IMAGE_HEIGHT, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -74,6 +74,16 @@ def _probability(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}") from None
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {value}")
+    return value
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 to 0.45, got {text!r}") from None
+    if not 0 <= value <= 0.45:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 0.45 (a share cut at each end of a clip), got {value}")
     return value
 
 
@@ -181,6 +191,7 @@ def _train(args: argparse.Namespace) -> None:
     result = fit_split(
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
+        time_jitter=args.time_jitter,
         metadata={"cache": str(args.cache), "test_size": args.test_size},
     )  # fmt: skip
     from har.evaluate import evaluate_model
@@ -351,8 +362,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=_positive, default=1e-3, help="Adam learning rate (default 0.001)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
     p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
-    p.add_argument("--augment", action="store_true",
-                   help="mirror clips left-right at random (not for direction classes such as SlideLeft)")  # fmt: skip
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="mirror clips left-right at random (default on; --no-augment for direction classes such as "
+                        "SlideLeft)")  # fmt: skip
+    p.add_argument(
+        "--time-jitter",
+        type=_share,
+        default=TIME_JITTER,
+        help=f"resample each clip's time span, cutting up to this share at each end ({TIME_JITTER}; 0: off)",
+    )
     p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
 
     p = sub.add_parser("evaluate", help="test a model bundle on a dataset cache; write a confusion matrix")

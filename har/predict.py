@@ -446,6 +446,61 @@ def _name(source: VideoSource) -> str:
     return f"webcam {source}" if isinstance(source, int) else Path(source).name
 
 
+# --- joined clips: windows against whole clips ----------------------------------------------------
+
+#: A window "ends late in a clip" when it ends in the last 30 % of the clip's frames: it has mostly seen this clip.
+LATE_IN_CLIP = 0.3
+
+
+@dataclass
+class JoinedClips:
+    """A video made of clips one after another: clip ``i`` holds frames ``spans[i][0]`` to ``spans[i][1] - 1``."""
+
+    path: Path
+    spans: list[tuple[int, int]]
+    classes: list[str]  # the true class of each clip
+    fps: float
+
+    def truth(self) -> list[tuple[float, float, str]]:
+        """(start s, end s, class) of every clip, for ``har.viz.plot_label_timeline(truth=...)``."""
+        return [(a / self.fps, b / self.fps, name) for (a, b), name in zip(self.spans, self.classes, strict=True)]
+
+    def late_window_accuracy(self, windows: WindowPredictions, late: float = LATE_IN_CLIP) -> float:
+        """Per clip, the share of windows ending in its last ``late`` of frames that name its class; their mean."""
+        labels = windows.labels
+        shares = []
+        for (start, end), name in zip(self.spans, self.classes, strict=True):
+            low = start + int(np.floor((1 - late) * (end - start)))
+            chosen = [labels[i] == name for i, e in enumerate(windows.end_frames) if low <= e < end]
+            if chosen:
+                shares.append(float(np.mean(chosen)))
+        return float(np.mean(shares)) if shares else float("nan")
+
+
+def join_clips(
+    paths: list[str | os.PathLike], classes: list[str], out: str | os.PathLike, *, fps: float = 25.0
+) -> JoinedClips:
+    """Write clips one after another into one H.264 video (each frame resized to the first clip's size).
+
+    The test for a sliding window: its true class changes at every clip boundary, which the returned
+    ``JoinedClips`` records (as the frames really decoded). Written atomically, like every video here.
+    """
+    first = video_info(paths[0])
+    size = (first.width - first.width % 2, first.height - first.height % 2)
+    spans = []
+    at = 0
+    with H264Writer(out, size, fps, pixel_format="bgr24") as writer:
+        for path in paths:
+            start = at
+            for frame in iter_frames(path):
+                if (frame.shape[1], frame.shape[0]) != size:
+                    frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+                writer.write(np.ascontiguousarray(frame))
+                at += 1
+            spans.append((start, at))
+    return JoinedClips(Path(out), spans, list(classes), fps)
+
+
 # --- one label for the whole video ------------------------------------------------------------------
 
 

@@ -14,18 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
+from har import TIME_JITTER
 from har.backend import keras, tf
 from har.bundle import bundle_metadata, save_bundle
 from har.dataset import Dataset
 from har.errors import HarError
 from har.splits import Split, validation_split
 
-#: How much of a clip's time span ``jitter_time`` may cut at each end while training (0 for none).
-TIME_JITTER = 0.25
-
-
 #: The sliding window's frame step as a share of the training clips' median step (``window_frame_step``).
-WINDOW_PACE = 0.5
+WINDOW_PACE = 0.75
 
 
 def window_frame_step(dataset: Dataset, indices: np.ndarray) -> int:

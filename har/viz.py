@@ -160,11 +160,18 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], *, title: str 
     return fig
 
 
-def plot_label_timeline(result, *, title: str | None = None):
-    """Probabilities of every class over a video (from ``har.predict.predict_on_video``), top label shaded."""
+def plot_label_timeline(result, *, truth=None, title: str | None = None):
+    """Probabilities of every class over a video (from ``har.predict.predict_on_video``), top label shaded.
+
+    ``truth``, a list of (start s, end s, class) such as ``JoinedClips.truth()``, adds a band of the true
+    classes under the predicted one, in the same colours, so a reader sees where the label is late or wrong.
+    """
     import matplotlib.pyplot as plt
 
-    fig, (band, lines) = _figure(2, 1, figsize=(11, 4), sharex=True, gridspec_kw={"height_ratios": [1, 4]})
+    rows = 3 if truth else 2
+    ratios = [1, 1, 4] if truth else [1, 4]
+    fig, axes = _figure(rows, 1, figsize=(11, 4.6 if truth else 4), sharex=True, gridspec_kw={"height_ratios": ratios})
+    band, lines = axes[0], axes[-1]
     seconds = result.seconds
     colours = plt.get_cmap("tab10")
     top = result.probabilities.argmax(axis=1)
@@ -172,7 +179,13 @@ def plot_label_timeline(result, *, title: str | None = None):
     for i, name in enumerate(result.classes):
         lines.plot(seconds, result.probabilities[:, i], color=colours(i % 10), label=name)
         band.bar(seconds[top == i], 1, width=step, color=colours(i % 10), align="edge", linewidth=0)
-    band.set_yticks([])
+    band.set_yticks([0.5], ["predicted"])
+    if truth:
+        known = {name: i for i, name in enumerate(result.classes)}
+        for start, end, name in truth:
+            colour = colours(known[name] % 10) if name in known else "lightgrey"
+            axes[1].bar(start, 1, width=end - start, color=colour, align="edge", linewidth=0.5, edgecolor="white")
+        axes[1].set_yticks([0.5], ["true"])
     band.set_title(title or f"Predicted action over time: {result.title}", fontsize=11)
     lines.set_ylim(0, 1)
     lines.set_xlabel("time (s) at the end of each window")

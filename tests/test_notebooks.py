@@ -5,6 +5,7 @@ The notebooks are the source of the course; nothing generates them. ``make forma
 """
 
 import json
+import re
 import subprocess
 import sys
 
@@ -223,7 +224,8 @@ def test_the_series_runs_in_quick_mode(tmp_path):
         ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
         ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
         ("05_lrcn", "plot_model_diagram("),
-        ("07_predict_on_youtube_videos", "plot_label_timeline("),
+        ("07_predict_on_youtube_videos", "plot_label_timeline(result)"),
+        ("07_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
     ]
     for name, marker in figures:
         outputs = code_cell(executed[name], marker)["outputs"]
@@ -237,6 +239,8 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert "the video URL failed: could not download http://127.0.0.1:9/lesson.mp4" in lesson
     assert "video from a video made offline" in lesson and "SystemExit" not in lesson
     assert "top 3:" in lesson  # the whole-video answer lists its top 3, sure or unsure
+    assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
+    assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
 
 
 def text_of(notebook: dict) -> str:

@@ -241,3 +241,29 @@ def test_cli_predict_bad_input(tmp_path, bundles, model, source, message):
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert not out.exists() and not list(tmp_path.glob(".*.tmp.mp4"))
+
+
+def test_joined_clips_know_their_true_class_at_every_frame(tmp_path, video):
+    from har.predict import WindowPredictions, join_clips
+    from har.viz import plot_label_timeline
+
+    second = write_video(
+        tmp_path / "grow.avi",
+        render_clip("Grow", _group_look(0, 2, 96, 72, 2), np.random.default_rng(2), 30, 96, 72),
+        25,
+    )
+    joined = join_clips([video, second], ["SpinClockwise", "Grow"], tmp_path / "out" / "joined.mp4")
+    assert joined.spans == [(0, 45), (45, 75)] and count_decodable_frames(joined.path) == 75
+    assert joined.truth() == [(0.0, 1.8, "SpinClockwise"), (1.8, 3.0, "Grow")]
+    assert sorted(p.name for p in joined.path.parent.iterdir()) == ["joined.mp4"]
+    classes = ["Grow", "SpinClockwise"]
+    ends = np.arange(10, 75)
+    right = np.where(ends < 45, 1, 0)  # every window names the clip it ends in
+    windows = WindowPredictions(classes, 25.0, 75, ends, np.eye(2, dtype=np.float32)[right])
+    assert joined.late_window_accuracy(windows) == 1.0
+    late_wrong = np.where((ends >= 66) | (ends < 45), 1, 0)  # Grow's last 30 % (frames 66-74) called a spin
+    assert joined.late_window_accuracy(WindowPredictions(classes, 25.0, 75, ends, np.eye(2)[late_wrong])) == 0.5
+    early_wrong = np.where(ends < 50, 1, 0)  # wrong only early in Grow: not counted
+    assert joined.late_window_accuracy(WindowPredictions(classes, 25.0, 75, ends, np.eye(2)[early_wrong])) == 1.0
+    figure = plot_label_timeline(windows, truth=joined.truth())
+    assert [axis.get_yticklabels()[0].get_text() for axis in figure.axes[:2]] == ["predicted", "true"]
