@@ -46,6 +46,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[27])
     parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (early stopping ends sooner)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_learning_curve")
+    parser.add_argument("--full-runs", type=Path, default=None,
+                        help="bench_real.py's results.json: its group runs stand for the share 1.0")  # fmt: skip
     args = parser.parse_args()
     if not args.data.is_dir():
         sys.exit(f"error: {args.data}: no such folder (real clips laid out like UCF50)")
@@ -57,6 +59,13 @@ def main() -> None:
     dataset = build_dataset(args.data, args.out / "cache.npz", progress=False).dataset
     store = args.out / "results.json"
     runs = json.loads(store.read_text()) if store.is_file() else []
+    if args.full_runs is not None:  # the same recipe on all the training groups: bench_real's runs as they are
+        full = [r for r in json.loads(args.full_runs.read_text()) if r["split"] == "group" and r["seed"] in args.seeds]
+        for r in full:
+            if r["model"] in args.models and not any((q["model"], q["seed"], q["share"]) == (r["model"], r["seed"], 1.0)
+                                                     for q in runs):  # fmt: skip
+                split = group_split(dataset.labels, dataset.groups, 0.25, seed=r["seed"])
+                runs.append({**r, "share": 1.0, "clips_per_class": len(split.train) / len(dataset.classes)})
     for seed in args.seeds:
         split = group_split(dataset.labels, dataset.groups, 0.25, seed=seed)
         for share in args.shares:

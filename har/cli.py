@@ -270,7 +270,8 @@ def _predict(args: argparse.Namespace) -> None:
     )  # fmt: skip
     counts = {name: result.labels.count(name) for name in dict.fromkeys(result.labels)}
     summary = ", ".join(f"{name} {n / len(result.labels):.0%}" for name, n in counts.items())
-    print(f"{result.frame_count} frames, {len(result.labels)} windows: {summary}")
+    pace = f"{predictor.sequence_length} frames one every {predictor.frame_step}, {predictor.window_frames} in all"
+    print(f"{result.frame_count} frames, {len(result.labels)} windows ({pace}): {summary}")
     print(f"{result.timings['frames_per_second']:.0f} frames/s")
     print(f"Annotated video: {out}")
 

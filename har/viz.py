@@ -196,6 +196,27 @@ def plot_label_timeline(result, *, truth=None, title: str | None = None):
     return fig
 
 
+def plot_learning_curve(curves: dict[str, list[tuple[float, float]]], *, title: str, chance: float | None = None):
+    """Test accuracy (0-1) against training clips per class, one line per model: ``{model: [(clips, acc), ...]}``.
+
+    ``title`` should say what data it was measured on; ``chance`` draws the accuracy of guessing.
+    """
+    fig, axis = _figure(figsize=(7, 4))
+    for name, points in curves.items():
+        clips, accuracy = zip(*sorted(points), strict=True)
+        axis.plot(clips, [100 * a for a in accuracy], marker="o", label=name)
+    if chance is not None:
+        axis.axhline(100 * chance, color="grey", linestyle=":", label="chance")
+    axis.set_xlabel("training clips per class")
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_ylim(0, 100)
+    axis.grid(alpha=0.3)
+    axis.legend()
+    axis.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def _xy(x: float, y: float) -> np.ndarray:
     return np.array([x, y], dtype=float)
 

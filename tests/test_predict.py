@@ -211,6 +211,7 @@ def test_cli_predict_window_and_whole(tmp_path, bundles, video):
     window = run_cli("predict", str(bundles["lrcn"]), str(video), "--out", str(out), "--stride", "2")
     assert window.returncode == 0, window.stderr
     assert count_decodable_frames(out) == 45 and "Annotated video" in window.stdout
+    assert f"windows ({T} frames one every 1, {T} in all)" in window.stdout
     whole = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole")
     assert whole.returncode == 0, whole.stderr
     assert "Action predicted:" in whole.stdout or "Unsure: no class reaches" in whole.stdout
