@@ -30,7 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "ucf101_sample"
 
 
-def run_one(dataset, model_name: str, split, *, epochs: int, out: Path | None = None) -> dict:
+def run_one(
+    dataset, model_name: str, split, *, epochs: int, out: Path | None = None, time_jitter: float | None = None
+) -> dict:
     """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions.
 
     With ``out``, the trained model is kept there as a bundle (for ``bench_windows.py --bundle``)."""
@@ -54,6 +56,7 @@ def run_one(dataset, model_name: str, split, *, epochs: int, out: Path | None = 
         batch_size=4,
         patience=10,
         augment=True,
+        **({} if time_jitter is None else {"time_jitter": time_jitter}),
         seed=split.seed,
         verbose=0,
         out=out,
@@ -108,6 +111,7 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lrcn", "baseline", "convlstm"])
     parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (early stopping ends sooner)")
     parser.add_argument("--random-split", action="store_true", help="also train the LRCN on random splits")
+    parser.add_argument("--time-jitter", type=float, default=None, help="train with this time jitter (default 0.25)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_real")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -134,7 +138,7 @@ def main() -> None:
         else:
             split = random_split(dataset.labels, 0.25, seed=seed)
         bundle = args.out / f"{model_name}-{kind}-{seed}.keras"
-        run = run_one(dataset, model_name, split, epochs=args.epochs, out=bundle)
+        run = run_one(dataset, model_name, split, epochs=args.epochs, out=bundle, time_jitter=args.time_jitter)
         run["epochs_cap"] = args.epochs
         runs.append(run)
         store.write_text(json.dumps(runs, indent=1))

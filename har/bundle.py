@@ -1,8 +1,10 @@
 """Model bundles: one ``.keras`` file that carries what prediction needs besides the weights.
 
 A ``.keras`` file is a zip archive (``config.json``, ``metadata.json``, ``model.weights.h5``); the bundle
-adds ``har.json`` to it: class names in label order, sequence length, image size, colour order, and what
-the model was trained on. ``load_bundle`` gives back the model and that metadata, so prediction needs
+adds ``har.json`` to it: class names in label order, sequence length, image size, colour order, what
+the model was trained on, and the pace of its training clips: ``training_frame_step`` (the median step, in
+video frames, between a clip's sampled frames) and ``frame_step`` (the step a sliding window takes; 1 when
+absent, in bundles made before it). ``load_bundle`` gives back the model and that metadata, so prediction needs
 nothing but the file. Saving is atomic; loading uses Keras' safe mode (no arbitrary code from the file).
 """
 

@@ -57,44 +57,27 @@ def _whole(low: int):
     return parse
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (a share of the clips), got {value}")
-    return value
+def _number(expected: str, within, must: str):
+    """An argparse type: a float for which ``within(value)`` holds; ``expected`` and ``must`` word the errors."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not within(value):
+            raise argparse.ArgumentTypeError(f"must be {must}, got {value}")
+        return value
+
+    return parse
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability between 0 and 1, got {text!r}") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a probability between 0 and 1, got {value}")
-    return value
-
-
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a share from 0 to 0.45, got {text!r}") from None
-    if not 0 <= value <= 0.45:
-        raise argparse.ArgumentTypeError(f"must be from 0 to 0.45 (a share cut at each end of a clip), got {value}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0, got {value}")
-    return value
+_fraction = _number("a number between 0 and 1", lambda v: 0 < v < 1, "between 0 and 1 (a share of the clips)")
+_probability = _number("a probability between 0 and 1", lambda v: 0 <= v <= 1, "a probability between 0 and 1")
+_share = _number(
+    "a share from 0 to 0.45", lambda v: 0 <= v <= 0.45, "from 0 to 0.45 (a share cut at each end of a clip)"
+)
+_positive = _number("a number", lambda v: v > 0, "above 0")
 
 
 def _refuse_overwriting_inputs(out: Path, *inputs: Path, suffix: str) -> None:

@@ -235,7 +235,8 @@ def train_model(
     any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
-                             patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip
+                             patience=patience, learning_rate=learning_rate, out=out,
+                             time_jitter=time_jitter)  # fmt: skip
     with model.distribute_strategy.scope():  # the strategy the model was built under (training_strategy)
         model.compile(
             optimizer=keras.optimizers.Adam(learning_rate),
@@ -296,6 +297,7 @@ def check_training_arguments(
     patience: int,
     learning_rate: float,
     out: str | os.PathLike | None = None,
+    time_jitter: float = 0.0,
 ) -> None:
     """Raise ``HarError`` for training that cannot mean anything, before any time is spent on it."""
     if epochs < 1 or batch_size < 1 or patience < 0 or not learning_rate > 0:
@@ -303,6 +305,8 @@ def check_training_arguments(
             f"epochs and batch size must be at least 1, patience at least 0 and the learning rate above 0 "
             f"(got epochs={epochs}, batch_size={batch_size}, patience={patience}, learning_rate={learning_rate})"
         )
+    if not 0 <= time_jitter < 0.5:
+        raise HarError(f"time_jitter is the share of a clip cut at each end, from 0 to below 0.5 (got {time_jitter})")
     if out is not None and Path(out).suffix != ".keras":
         raise HarError(f"{out}: model bundles are .keras files (Keras 3 does not save .h5 bundles)")
     trained = np.unique(dataset.labels[np.asarray(fit_indices, dtype=np.int64)])

@@ -79,6 +79,15 @@ def test_cpu_setup():
     assert training_strategy() is training_strategy() and training_strategy().num_replicas_in_sync == 1
 
 
+def test_a_time_jitter_that_would_cut_whole_clips_is_refused(small_cache):
+    from har.errors import HarError
+
+    dataset, _ = small_cache
+    split = make_split("group", dataset.labels, dataset.groups)
+    with pytest.raises(HarError, match="time_jitter is the share of a clip cut at each end"):
+        train_model(lrcn(len(dataset.classes), 8), dataset, split.train, split.test, epochs=1, time_jitter=0.5)
+
+
 def test_time_jitter_keeps_the_order_and_varies_the_pace():
     clips = tf.constant(np.broadcast_to(np.arange(20, dtype=np.uint8)[None, :, None, None, None], (64, 20, 2, 2, 3)))
     jittered = jitter_time(clips, 0.25).numpy()[:, :, 0, 0, 0].astype(int)
@@ -182,6 +191,17 @@ def test_evaluation_figures():
     assert "Shrink" in evaluation.report()
     table = comparison_table({"lrcn": evaluation}, pairs=[("Grow", "Shrink")])
     assert "| lrcn | 75.0% | 100.0% | 66.7% |" in table
+
+
+def test_learning_curve_figure_plots_every_point_in_order():
+    from har.viz import plot_learning_curve
+
+    figure = plot_learning_curve({"lrcn": [(22, 0.8), (5, 0.4), (11, 0.6)], "baseline": [(5, 0.5), (22, 0.7)]},
+                                 title="measured on the real sample", chance=1 / 6)  # fmt: skip
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    np.testing.assert_allclose(lines["lrcn"].get_xydata(), [[5, 40], [11, 60], [22, 80]])
+    np.testing.assert_allclose(lines["baseline"].get_ydata(), [50, 70])
+    assert "chance" in lines and figure.axes[0].get_title() == "measured on the real sample"
 
 
 def test_evaluate_model_uses_the_given_clips(small_cache):
