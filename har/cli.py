@@ -353,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-jitter",
         type=_share,
         default=TIME_JITTER,
-        help=f"resample each clip's time span, cutting up to this share at each end ({TIME_JITTER}; 0: off)",
+        help=f"resample each clip's time span, cutting up to this share at each end (default {TIME_JITTER:g}: off)",
     )
     p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
 

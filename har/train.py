@@ -21,22 +21,27 @@ from har.dataset import Dataset
 from har.errors import HarError
 from har.splits import Split, validation_split
 
-#: The sliding window's frame step as a share of the training clips' median step (``window_frame_step``).
+#: The sliding window's frame step: this share of the step of the shorter training clips (``window_frame_step``).
 WINDOW_PACE = 0.75
+#: Which training clips set the window's pace: the step at this percentile of their steps (short clips first).
+WINDOW_PERCENTILE = 25
 
 
 def window_frame_step(dataset: Dataset, indices: np.ndarray) -> int:
     """The frame step a sliding window should take for a model trained on ``dataset[indices]``.
 
-    Training sees each clip's ``T`` frames spread over the whole clip (one every ``(n - 1) / (T - 1)``
-    frames) and, with ``time_jitter``, over parts of it down to half; a window ``WINDOW_PACE`` times the
-    median step apart sees the same pace while spanning less than most clips. 1 when the cache does not
-    know its clips' lengths (caches before format 2).
+    Training sees each clip's ``T`` frames spread over the whole clip, one every ``(n - 1) / (T - 1)`` frames.
+    A window whose frames are about that far apart sees motion at the pace the model learned; but it spans
+    ``T - 1`` steps, and a window longer than a clip mixes in the clip before. So the step is ``WINDOW_PACE``
+    times the step of the shorter clips (the ``WINDOW_PERCENTILE``-th percentile): a quarter of the training
+    clips are shorter than that pace implies, and the window fits inside the others
+    (``benchmarks/bench_windows.py`` measured the choice). 1 when the cache does not know its clips' lengths
+    (caches before format 2).
     """
     steps = dataset.frame_steps(indices)
     if len(steps) == 0:
         return 1
-    return max(1, round(WINDOW_PACE * float(np.median(steps))))
+    return max(1, round(WINDOW_PACE * float(np.percentile(steps, WINDOW_PERCENTILE))))
 
 
 def set_seed(seed: int) -> None:
