@@ -224,6 +224,7 @@ def test_the_series_runs_in_quick_mode(tmp_path):
         ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
         ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
         ("05_lrcn", "plot_model_diagram("),
+        ("06_compare_and_evaluate", "plot_learning_curve("),  # measured on real clips, drawn in quick mode too
         ("07_predict_on_youtube_videos", "plot_label_timeline(result)"),
         ("07_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
     ]
