@@ -116,7 +116,8 @@ def _label(
     from har.predict import _chunks, _limited, draw_prediction
 
     size, classes = predictor.image_size, predictor.classes
-    span, step = predictor.window_frames, predictor.frame_step  # a window: `length` frames, `step` apart
+    span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
+    last = np.array([span - 1])  # the window ends at the newest of the `span` codes kept
     encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
     recent: deque[np.ndarray] = deque(maxlen=smooth)  # the last windows' probabilities
     shown = None
@@ -128,7 +129,7 @@ def _label(
             encoded.append(code)
             classified = index >= span - 1 and (index - span + 1) % stride == 0
             if classified:
-                window = np.stack(list(encoded)[::step])[None]  # every step-th code, the last frame's included
+                window = np.stack(encoded)[predictor.window_indices(last)]  # as predict_on_video gathers it
                 recent.append(predictor.classify_windows(window, batch_size=1)[0])
                 shown = np.mean(recent, axis=0)  # as predict_on_video smooths
             if not own_frames:
