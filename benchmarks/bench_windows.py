@@ -109,7 +109,7 @@ def main() -> None:
     print(
         f"\n{len(order)} unseen clips of {root.name} joined ({frames} frames; clips of {min(lengths)}-{max(lengths)}, "
         f"median {int(np.median(lengths))}), model {bundle.name} (T={predictor.sequence_length}, "
-        f"trained at a median step of {Predictor.load(bundle).metadata.get('training_frame_step')} frames)\n"
+        f"trained at a median step of {predictor.metadata.get('training_frame_step')} frames)\n"
     )
     print("| frame step | window spans | window right (last 30 % of each clip) | whole clip right | ratio |")
     print("|---|---|---|---|---|")
