@@ -26,12 +26,16 @@ TIME_JITTER = 0.0
 IMAGE_WIDTH = 64
 #: The tutorial's default 4-class subset of UCF50.
 TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
+#: How the demo dataset shares looks (``har.demo.make_demo_dataset``): per group across classes, or per
+#: (class, group) as UCF50 does.
+DEMO_LAYOUTS = ("shared", "ucf50")
 #: Where the UCF50 archive lives (about 6.6 GB).
 UCF50_URL = "https://www.crcv.ucf.edu/data/UCF50.rar"
 
 from har.errors import HarError  # noqa: E402
 
 __all__ = [
+    "DEMO_LAYOUTS",
     "IMAGE_HEIGHT",
     "IMAGE_WIDTH",
     "SEQUENCE_LENGTH",

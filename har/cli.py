@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from har import IMAGE_HEIGHT, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
+from har import DEMO_LAYOUTS, IMAGE_HEIGHT, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -112,6 +112,7 @@ def _demo_data(args: argparse.Namespace) -> None:
         frames=args.frames,
         size=args.size,
         seed=args.seed,
+        layout=args.layout,
     )
 
 
@@ -312,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
     p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same clips (default 0)")
+    p.add_argument(
+        "--layout", choices=DEMO_LAYOUTS, default="shared",
+        help="shared: a group looks the same in every class (default); ucf50: each (class, group) has its own look",
+    )  # fmt: skip
 
     p = sub.add_parser("download", help="download and unpack UCF50 (about 6.6 GB)")
     p.add_argument("--dest", type=Path, default=Path("data"), help="folder for the archive and UCF50/ (default data)")

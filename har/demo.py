@@ -5,6 +5,11 @@ look (background, scenery, colours, the actor's shape), and that look depends on
 group 3 of every class shows the same actor in the same place, just as UCF50's groups share actor, place
 and camera. So a model can only tell classes apart by what the actor *does*.
 
+``layout="ucf50"`` shares looks the way UCF50 really does: per (class, group), so the clips of one group of one
+class look alike and a look is never seen in another class. A random split then puts clips of the same
+(class, group) on both sides, and a model that memorises looks scores well on it without reading the motion:
+the leak that notebook 03 measures.
+
 The classes come in pairs that differ **only in motion** (Grow vs Shrink, Flatten vs Stretch,
 SpinClockwise vs SpinCounterClockwise, ...): any single frame of one could be a frame of the other, but a sequence
 tells them apart. That is what makes the demo a fair test of models that use time.
@@ -19,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from har import DEMO_LAYOUTS
 from har.errors import HarError
 
 #: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
@@ -61,9 +67,14 @@ SHAPES = {
 }  # fmt: skip
 
 
-def _group_look(seed: int, group: int, width: int, height: int, margin: int) -> dict:
-    """Background image, actor shape, colour, size and speed shared by every clip of one group."""
-    rng = np.random.default_rng([seed, 1, group])
+def _group_look(seed: int, group: int, width: int, height: int, margin: int, class_index: int | None = None) -> dict:
+    """Background image, actor shape, colour, size and speed shared by every clip of one group.
+
+    With ``class_index`` (the ``"ucf50"`` layout), the look of that class's group alone: drawn the same way
+    for every class, so a look says nothing about the class of a group never seen.
+    """
+    key = [seed, 1, group] if class_index is None else [seed, 4, class_index, group]
+    rng = np.random.default_rng(key)
     top, bottom = rng.integers(20, 140, size=(2, 3))
     ramp = np.linspace(0, 1, height + 2 * margin)[:, None, None]
     background = (top * (1 - ramp) + bottom * ramp).repeat(width + 2 * margin, axis=1)
@@ -194,6 +205,7 @@ def make_demo_dataset(
     size: tuple[int, int] = (160, 120),
     fps: float = 25.0,
     seed: int = 0,
+    layout: str = "shared",
     progress: bool = True,
 ) -> Path:
     """Generate the demo dataset in UCF50 layout under ``out_dir`` and return ``out_dir``.
@@ -205,6 +217,12 @@ def make_demo_dataset(
 
     The defaults favour many groups of one clip each over few groups of many clips: models trained on the
     group split learn the actions, not the looks, only when they have seen enough different looks.
+
+    ``layout`` says how looks are shared. ``"shared"`` (the default): a group's look is the same in every
+    class, so recognising a look tells nothing about the class. ``"ucf50"``: as in UCF50, every (class, group)
+    has a look of its own, shared by that group's clips of that class (use several ``clips_per_group``).
+    A model that memorises looks then gets the clips of a seen (class, group) right without reading the
+    motion, which is the leak of a random split (notebook 03); across groups a look still carries no class.
     """
     from tqdm.auto import tqdm
 
@@ -212,6 +230,8 @@ def make_demo_dataset(
         raise ValueError(f"n_classes must be between 2 and {len(DEMO_CLASSES)}, got {n_classes}")
     if groups < 1 or clips_per_group < 1:
         raise ValueError("groups and clips_per_group must be at least 1")
+    if layout not in DEMO_LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(DEMO_LAYOUTS)}, got {layout!r}")
     if not 1 <= frames[0] <= frames[1]:
         raise ValueError(f"frames must be a range (min, max) with 1 <= min <= max, got {frames}")
     width, height = int(size[0]), int(size[1])
@@ -227,6 +247,8 @@ def make_demo_dataset(
         "fps": fps,
         "seed": seed,
     }
+    if layout != "shared":  # older manifests (no layout) stay valid for the default layout
+        settings["layout"] = layout
     manifest = out_dir / MANIFEST
     if _read_manifest(manifest) == settings:
         if progress:
@@ -235,15 +257,19 @@ def make_demo_dataset(
 
     margin = 2
     classes = DEMO_CLASSES[:n_classes]
-    looks = {g: _group_look(seed, g, width, height, margin) for g in range(1, groups + 1)}
     jobs = [(c, g, k) for c in range(n_classes) for g in range(1, groups + 1) for k in range(1, clips_per_group + 1)]
+    looks: dict[tuple[int, int], dict] = {}
     for index, group, clip in tqdm(jobs, desc="Demo clips", unit="clip", disable=not progress):
+        owner = index if layout == "ucf50" else None
+        if (owner, group) not in looks:
+            looks[owner, group] = _group_look(seed, group, width, height, margin, class_index=owner)
+        look = looks[owner, group]
         name = classes[index]
         rng = np.random.default_rng([seed, 2, index, group, clip])
         n_frames = int(rng.integers(frames[0], frames[1] + 1))
         folder = out_dir / name
         folder.mkdir(parents=True, exist_ok=True)
-        clip_frames = render_clip(name, looks[group], rng, n_frames, width, height)
+        clip_frames = render_clip(name, look, rng, n_frames, width, height)
         write_video(folder / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, fps)
     from har.workspace import atomic_write
 

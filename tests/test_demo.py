@@ -1,3 +1,4 @@
+import json
 import re
 
 import cv2
@@ -5,7 +6,7 @@ import numpy as np
 import pytest
 
 from har.dataset import discover_clips
-from har.demo import DEMO_CLASSES, _actor_path, _group_look, make_demo_dataset
+from har.demo import DEMO_CLASSES, MANIFEST, _actor_path, _group_look, make_demo_dataset
 from har.video import count_decodable_frames, extract_frames, video_info
 
 
@@ -61,6 +62,30 @@ def test_a_group_shares_its_place_across_classes(demo_root):
     assert same < 10 and other > 3 * same
 
 
+def test_ucf50_layout_gives_each_class_and_group_its_own_look(tmp_path):
+    """As in UCF50: clips of one (class, group) share a place; the same group number in another class does not."""
+    root = make_demo_dataset(
+        tmp_path / "u", n_classes=2, groups=2, clips_per_group=2, frames=(12, 12), size=(64, 48),
+        layout="ucf50", progress=False,
+    )  # fmt: skip
+
+    def border(name, group, clip):
+        frames = extract_frames(root / name / f"v_{name}_g{group:02d}_c{clip:02d}.avi", 6, (48, 64)).astype(float)
+        return np.concatenate([frames[:, :4].mean(axis=0), frames[:, -4:].mean(axis=0)])
+
+    same = np.abs(border("Grow", 1, 1) - border("Grow", 1, 2)).mean()
+    other_class = np.abs(border("Grow", 1, 1) - border("Shrink", 1, 1)).mean()
+    other_group = np.abs(border("Grow", 1, 1) - border("Grow", 2, 1)).mean()
+    assert same < 10 and other_class > 3 * same and other_group > 3 * same
+    assert json.loads((root / MANIFEST).read_text())["layout"] == "ucf50"
+
+
+def test_default_layout_manifest_is_unchanged(tmp_path):
+    """Demo folders made before layouts existed are still recognised as up to date."""
+    root = make_demo_dataset(tmp_path / "s", n_classes=2, groups=1, frames=(8, 8), size=(48, 32), progress=False)
+    assert "layout" not in json.loads((root / MANIFEST).read_text())
+
+
 @pytest.mark.parametrize(
     ("forward", "backward"), [("Grow", "Shrink"), ("Flatten", "Stretch"), ("SlideLeft", "SlideRight"), ("Rise", "Fall")]
 )
@@ -106,3 +131,5 @@ def test_bad_options_are_refused(tmp_path):
         make_demo_dataset(tmp_path / "x", n_classes=11, progress=False)
     with pytest.raises(ValueError, match="size"):
         make_demo_dataset(tmp_path / "x", size=(15, 16), progress=False)
+    with pytest.raises(ValueError, match="layout"):
+        make_demo_dataset(tmp_path / "x", layout="random", progress=False)
