@@ -1,7 +1,7 @@
 """The leak of a random split, measured: one model trained on random and on group splits of the same clips.
 
 Run: ``.venv/bin/python benchmarks/bench_leak.py [--model lrcn] [--splits 3] [--epochs 20]
-[--groups 16] [--clips-per-group 3] [--sequence-length 8] [--data FOLDER]``.
+[--groups 16] [--clips-per-group 3] [--sequence-length 8] [--image-size 64] [--data FOLDER]``.
 
 By default the clips are the demo in its UCF50 layout (``python -m har demo-data --layout ucf50``): every
 (class, group) has a look of its own, shared by its clips, so a random split hands the model test clips whose
@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--clips-per-group", type=int, default=3, help="demo clips per (class, group)")
     parser.add_argument("--classes", type=int, default=4, help="demo classes")
     parser.add_argument("--sequence-length", type=int, default=8, help="frames per clip")
+    parser.add_argument("--image-size", type=int, default=64, help="frames are SIZE x SIZE")
     parser.add_argument("--data", type=Path, default=None, help="a real folder of class folders instead of the demo")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_leak")
     args = parser.parse_args()
@@ -50,8 +51,10 @@ def main() -> None:
         sys.exit(f"error: {args.data}: no such folder (clips laid out like UCF50)")
     else:
         root = args.data
-    cache = args.out / f"{root.name}_{args.sequence_length}.npz"
-    dataset = build_dataset(root, cache, sequence_length=args.sequence_length, progress=False).dataset
+    cache = args.out / f"{root.name}_{args.sequence_length}_{args.image_size}.npz"
+    dataset = build_dataset(
+        root, cache, sequence_length=args.sequence_length, image_size=args.image_size, progress=False
+    ).dataset
     print(f"{root}: {dataset.summary()}; model {args.model}, {args.sequence_length} frames", flush=True)
     gaps = []
     for seed in range(27, 27 + args.splits):

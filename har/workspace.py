@@ -75,12 +75,22 @@ def quick_mode() -> bool:
     return os.environ.get("HAR_QUICK", "0").lower() in ("1", "true", "yes")
 
 
+#: The demo in UCF50's layout (notebook 03's leak lesson): a look per (class, group), three clips of each.
+DEMO_UCF50 = {"groups": 16, "clips_per_group": 3, "layout": "ucf50"}
+
+
 def dataset_root(dataset: str) -> Path:
-    """The folder of a dataset: ``"demo"`` (generated if missing), ``"ucf50"`` or a folder of your own."""
-    if dataset == "demo":
+    """The folder of a dataset: ``"demo"`` or ``"demo-ucf50"`` (generated if missing), ``"ucf50"`` or your own.
+
+    ``"demo-ucf50"`` is the demo laid out as UCF50 is (``DEMO_UCF50``): the clips of one group of one class
+    share a look, so a random split leaks.
+    """
+    if dataset in ("demo", "demo-ucf50"):
         from har.demo import make_demo_dataset
 
-        return make_demo_dataset(data_dir() / "demo")
+        if dataset == "demo":
+            return make_demo_dataset(data_dir() / "demo")
+        return make_demo_dataset(data_dir() / "demo_ucf50", **DEMO_UCF50)
     if dataset.lower() == "ucf50":
         root = data_dir() / "UCF50"
         if not root.is_dir():
@@ -96,6 +106,8 @@ def describe_dataset(dataset: str) -> str:
     """A few words saying which data a figure was measured on: the demo, UCF50, or the folder's name."""
     if dataset == "demo":
         return "the generated demo dataset"
+    if dataset == "demo-ucf50":
+        return "the generated demo dataset in UCF50's layout"
     if dataset.lower() == "ucf50":
         return "UCF50"
     return f"real clips of {Path(dataset).name}"
@@ -103,7 +115,7 @@ def describe_dataset(dataset: str) -> str:
 
 def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
     """Where notebook 02 writes the dataset cache that later notebooks load."""
-    name = dataset if dataset in ("demo", "ucf50") else Path(dataset).name
+    name = dataset if dataset in ("demo", "demo-ucf50", "ucf50") else Path(dataset).name
     return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}.npz"
 
 

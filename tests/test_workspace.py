@@ -96,3 +96,22 @@ def test_use_colab_storage_mounts_drive_or_says_why_not(monkeypatch):
     monkeypatch.delenv("HAR_WORKDIR")
     assert "lost when the runtime ends" in workspace.use_colab_storage(drive=False, content="/c")
     assert "(HAR_WORKDIR)" in workspace.use_colab_storage(drive=True, content="/c")
+
+
+def test_demo_ucf50_is_the_demo_in_ucf50s_layout(tmp_path, monkeypatch):
+    """Notebook 03's leak lesson: ``"demo-ucf50"`` makes its own folder and cache, apart from the default demo."""
+    import json
+
+    from har.dataset import discover_clips
+    from har.demo import MANIFEST
+
+    monkeypatch.setenv("HAR_WORKDIR", str(tmp_path))
+    monkeypatch.setattr(workspace, "DEMO_UCF50", {**workspace.DEMO_UCF50, "groups": 2})  # the layout, smaller
+    root = workspace.dataset_root("demo-ucf50")
+    assert root == tmp_path / "data" / "demo_ucf50"
+    assert json.loads((root / MANIFEST).read_text())["layout"] == "ucf50"
+    clips, _ = discover_clips(root)
+    per_group = {(c.class_name, c.group) for c in clips}
+    assert len(clips) == 3 * len(per_group) == 3 * 4 * 2
+    assert workspace.cache_path("demo-ucf50", 20, 64) != workspace.cache_path("demo", 20, 64)
+    assert "UCF50's layout" in workspace.describe_dataset("demo-ucf50")
