@@ -3,7 +3,8 @@
 Run: ``.venv/bin/python benchmarks/bench_leak.py [--model lrcn] [--splits 3] [--epochs 20]
 [--groups 16] [--clips-per-group 3] [--sequence-length 8] [--image-size 64] [--data FOLDER]``.
 
-By default the clips are the demo in its UCF50 layout (``python -m har demo-data --layout ucf50``): every
+By default the clips are notebook 03's demo in UCF50's layout (``har.workspace.DEMO_UCF50``: 16 groups per
+class, 3 clips each; ``python -m har demo-data --layout ucf50``): every
 (class, group) has a look of its own, shared by its clips, so a random split hands the model test clips whose
 near-copies it trained on, while a group split does not. ``--data`` measures a real folder instead (the
 course's UCF101 sample). For each split seed (27, 28, ...) the model is trained with the notebooks' recipe
@@ -21,6 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_real import ROOT, run_one
 
+from har.workspace import DEMO_UCF50
+
 
 def main() -> None:
     """Command line of the benchmark."""
@@ -28,8 +31,10 @@ def main() -> None:
     parser.add_argument("--model", default="lrcn")
     parser.add_argument("--splits", type=int, default=3, help="split seeds (27, 28, ...)")
     parser.add_argument("--epochs", type=int, default=20, help="most epochs per run (early stopping ends sooner)")
-    parser.add_argument("--groups", type=int, default=16, help="demo groups per class")
-    parser.add_argument("--clips-per-group", type=int, default=3, help="demo clips per (class, group)")
+    parser.add_argument("--groups", type=int, default=DEMO_UCF50["groups"], help="demo groups per class")
+    parser.add_argument(
+        "--clips-per-group", type=int, default=DEMO_UCF50["clips_per_group"], help="demo clips per (class, group)"
+    )
     parser.add_argument("--classes", type=int, default=4, help="demo classes")
     parser.add_argument("--sequence-length", type=int, default=8, help="frames per clip")
     parser.add_argument("--image-size", type=int, default=64, help="frames are SIZE x SIZE")

@@ -37,6 +37,7 @@ def overrides(data: Path, epochs: int) -> dict[str, str]:
             f"DATASET = {str(data)!r}  # the real folder, laid out like UCF50, instead of downloading UCF50\n"
             "CLASSES = None  # every class of that folder"
         ),
+        "03_train_test_split": f"LEAK_EPOCHS = min(LEAK_EPOCHS, {epochs})  # capped, to fit a CPU",
         "04_convlstm": f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU",
         "05_lrcn": (
             f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU\n"
