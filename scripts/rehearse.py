@@ -89,7 +89,7 @@ def main() -> None:
     """Command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a folder of class folders of real clips (UCF50 layout)")
-    parser.add_argument("--epochs", type=int, default=8, help="cap on the training epochs of 04 and 05 (default 8)")
+    parser.add_argument("--epochs", type=int, default=8, help="cap on the training epochs of 03, 04 and 05 (default 8)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "rehearsal", help="work folder of the run")
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all)")
     args = parser.parse_args()
