@@ -37,6 +37,22 @@ class Evaluation:
 
         return confusion_matrix(self.y_true, self.y_pred, labels=range(len(self.classes)))
 
+    def loss(self) -> float:
+        """Mean cross-entropy: minus the log of the probability given to the true class (lower is better)."""
+        true = self.probabilities[np.arange(len(self.y_true)), self.y_true]
+        return float(-np.log(np.clip(true, 1e-7, 1.0)).mean()) if len(true) else 0.0
+
+    def per_class_f1(self) -> np.ndarray:
+        """F1 of every class, in class order (0 for a class never predicted and never present)."""
+        from sklearn.metrics import f1_score
+
+        return f1_score(self.y_true, self.y_pred, labels=range(len(self.classes)), average=None, zero_division=0)
+
+    def mistakes(self) -> np.ndarray:
+        """Positions (into ``y_true``) of the clips predicted wrong, the most confident mistakes first."""
+        wrong = np.flatnonzero(self.y_pred != self.y_true)
+        return wrong[np.argsort(-self.probabilities[wrong].max(axis=1), kind="stable")]
+
     def report(self) -> str:
         """Per-class precision, recall and F1 (scikit-learn's classification report)."""
         from sklearn.metrics import classification_report
@@ -86,4 +102,31 @@ def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, 
             pair = evaluation.pair_accuracy(pairs)
             row += f" {pair:.1%} |" if pair is not None else " – |"
         lines.append(row)
+    return "\n".join(lines)
+
+
+def best_model(validation: dict[str, Evaluation]) -> str:
+    """The model to keep, chosen on validation clips (never the test clips): best accuracy, then lowest loss."""
+    if not validation:
+        raise ValueError("no models to choose from")
+    return max(validation, key=lambda name: (validation[name].accuracy, -validation[name].loss()))
+
+
+def mistakes_table(results: dict[str, Evaluation]) -> str:
+    """A Markdown table comparing models on the clips they get wrong.
+
+    One row per model: how many test clips it gets wrong, and of those how many each other model gets right.
+    All results must be on the same clips, in the same order.
+    """
+    names = list(results)
+    truth = next(iter(results.values())).y_true if names else np.array([])
+    if any(not np.array_equal(r.y_true, truth) for r in results.values()):
+        raise ValueError("the results are not on the same clips")
+    right = {name: results[name].y_pred == truth for name in names}
+    header = "| model | wrong | " + " | ".join(f"of those, {other} right" for other in names) + " |"
+    lines = [header, "|---" * (len(names) + 2) + "|"]
+    for name in names:
+        wrong = ~right[name]
+        cells = ["–" if other == name else str(int((wrong & right[other]).sum())) for other in names]
+        lines.append(f"| {name} | {int(wrong.sum())} of {len(truth)} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

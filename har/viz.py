@@ -217,6 +217,30 @@ def plot_learning_curve(curves: dict[str, list[tuple[float, float]]], *, title: 
     return fig
 
 
+def plot_per_class_f1(results: dict, *, title: str):
+    """Per-class F1 of every model (``{name: har.evaluate.Evaluation}``, same classes) as grouped bars.
+
+    ``title`` should say what data it was measured on.
+    """
+    names = list(results)
+    if not names:
+        raise ValueError("no results to plot")
+    classes = results[names[0]].classes
+    fig, axis = _figure(figsize=(max(6.0, 1.1 * len(classes) + 2), 3.6))
+    width = 0.8 / len(names)
+    positions = np.arange(len(classes))
+    for i, name in enumerate(names):
+        axis.bar(positions + (i - (len(names) - 1) / 2) * width, results[name].per_class_f1(), width, label=name)
+    axis.set_xticks(positions, classes, rotation=30, ha="right")
+    axis.set_ylabel("F1")
+    axis.set_ylim(0, 1.05)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(loc="upper left", bbox_to_anchor=(1, 1), fontsize=8)
+    axis.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def _xy(x: float, y: float) -> np.ndarray:
     return np.array([x, y], dtype=float)
 

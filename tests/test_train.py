@@ -258,3 +258,27 @@ def test_training_batches_have_one_static_size_and_change_clips_each_epoch():
     assert set(np.concatenate(epochs)) == set(range(10))  # the two left out differ between epochs
     few = make_pipeline(frames, labels, np.arange(3), batch_size=4, drop_remainder=True)  # fewer clips than a batch
     assert [len(y) for _, y in few] == [3]
+
+
+def test_error_analysis_figures_come_from_the_predictions():
+    """Loss, per-class F1, mistakes (most confident first), the validation choice and the mistakes table."""
+    from har.evaluate import best_model, mistakes_table
+    from har.viz import plot_per_class_f1
+
+    classes = ["Grow", "Shrink", "Spin"]
+    truth = np.array([0, 1, 1, 2])
+    a = Evaluation(classes, truth, np.array([[0.9, 0.1, 0], [0.2, 0.7, 0.1], [0.3, 0.6, 0.1], [0.6, 0.1, 0.3]]))
+    b = Evaluation(classes, truth, np.array([[0.4, 0.6, 0], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]]))
+    assert a.loss() == pytest.approx(-np.log([0.9, 0.7, 0.6, 0.3]).mean())
+    np.testing.assert_allclose(a.per_class_f1(), [2 / 3, 1.0, 0.0])
+    np.testing.assert_array_equal(b.mistakes(), [1, 0])  # 0.8 sure of Grow, then 0.6 sure of Shrink
+    assert best_model({"a": a, "b": b}) == "a"  # right more often (75 % against 50 %)
+    same = Evaluation(classes, truth, a.probabilities * 0.5 + np.eye(3)[truth] * 0.5)
+    assert best_model({"a": a, "sure": same}) == "sure"  # equal accuracy, lower loss
+    table = mistakes_table({"a": a, "b": b})
+    assert "| a | 1 of 4 | – | 1 |" in table and "| b | 2 of 4 | 2 | – |" in table
+    with pytest.raises(ValueError, match="same clips"):
+        mistakes_table({"a": a, "c": Evaluation(classes, truth[::-1], a.probabilities)})
+    figure = plot_per_class_f1({"a": a, "b": b}, title="measured on made-up predictions")
+    heights = [bar.get_height() for bar in figure.axes[0].patches]
+    np.testing.assert_allclose(heights, [*a.per_class_f1(), *b.per_class_f1()])
