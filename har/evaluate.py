@@ -79,10 +79,18 @@ class Evaluation:
 
 
 def predict_clips(model, frames: np.ndarray, indices: np.ndarray | None = None, batch_size: int = 16) -> np.ndarray:
-    """Class probabilities of clips ``frames[indices]``, batch by batch (no float copy of the clips)."""
+    """Class probabilities of clips ``frames[indices]``, batch by batch (no float copy of the clips).
+
+    A short last batch is padded to ``batch_size`` (by repeating its last clip), so every batch has one shape
+    and TensorFlow traces the model's prediction once, however many sets of clips are evaluated.
+    """
     indices = np.arange(len(frames)) if indices is None else np.asarray(indices)
-    out = [model.predict_on_batch(frames[indices[i : i + batch_size]]) for i in range(0, len(indices), batch_size)]
-    return np.concatenate([np.asarray(o) for o in out]) if out else np.zeros((0, model.output_shape[-1]))
+    out = []
+    for i in range(0, len(indices), batch_size):
+        batch = indices[i : i + batch_size]
+        padded = np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(batch))])
+        out.append(np.asarray(model.predict_on_batch(frames[padded]))[: len(batch)])
+    return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]))
 
 
 def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:

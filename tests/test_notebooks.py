@@ -224,6 +224,9 @@ def test_the_series_runs_in_quick_mode(tmp_path):
         ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
         ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
         ("05_lrcn", "plot_model_diagram("),
+        ("03_train_test_split", "The same model on both splits"),  # the leak, as bars
+        ("06_compare_and_evaluate", "plot_per_class_f1("),
+        ("06_compare_and_evaluate", "'s mistakes"),  # the best model's mistakes as frame strips
         ("06_compare_and_evaluate", "plot_learning_curve("),  # measured on real clips, drawn in quick mode too
         ("07_predict_on_youtube_videos", "plot_label_timeline(result)"),
         ("07_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
@@ -242,6 +245,13 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert "top 3:" in lesson  # the whole-video answer lists its top 3, sure or unsure
     assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
     assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
+    leak = printed["03_train_test_split"]  # the leak, measured on the demo in UCF50's layout
+    assert "UCF50's layout: 192 clips, 4 classes, 16 groups" in leak
+    assert re.search(r"nearest look: the random split reports [+-]\d+\.\d points more than the group split", leak)
+    evaluation = printed["06_compare_and_evaluate"]
+    assert re.search(r"best on validation: \w+; on the test clips \d+\.\d%", evaluation)
+    assert re.search(r"\w+ gets \d+ of 32 test clips wrong", evaluation)
+    assert not [name for name, text in printed.items() if "triggered tf.function retracing" in text]
 
 
 def text_of(notebook: dict) -> str:

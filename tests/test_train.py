@@ -282,3 +282,25 @@ def test_error_analysis_figures_come_from_the_predictions():
     figure = plot_per_class_f1({"a": a, "b": b}, title="measured on made-up predictions")
     heights = [bar.get_height() for bar in figure.axes[0].patches]
     np.testing.assert_allclose(heights, [*a.per_class_f1(), *b.per_class_f1()])
+
+
+def test_predict_clips_feeds_batches_of_one_shape_and_keeps_every_clip():
+    """A short last batch is padded (one traced shape per model, no retracing warnings) and the padding dropped."""
+    from har.evaluate import predict_clips
+
+    class Recorder:
+        output_shape = (None, 2)
+
+        def __init__(self):
+            self.shapes = []
+
+        def predict_on_batch(self, batch):
+            self.shapes.append(batch.shape)
+            return np.stack([batch[:, 0, 0, 0, 0], -batch[:, 0, 0, 0, 0]], axis=1).astype(float)
+
+    frames = np.arange(7, dtype=np.uint8)[:, None, None, None, None] * np.ones((1, 2, 3, 3, 3), np.uint8)
+    model = Recorder()
+    out = predict_clips(model, frames, np.array([6, 0, 3, 5, 1]), batch_size=4)
+    np.testing.assert_array_equal(out[:, 0], [6, 0, 3, 5, 1])
+    assert {shape[0] for shape in model.shapes} == {4} and len(model.shapes) == 2
+    assert predict_clips(model, frames, np.array([], dtype=int)).shape == (0, 2)
