@@ -5,7 +5,8 @@ departure from the template with what to change, and exits 1 if there is one. No
 rewritten: the notebooks are the source, and this only checks what must be the same in all of them:
 
 - the name ``NN_topic.ipynb``; a first Markdown cell with the title (``# ...``), the Colab badge of this
-  notebook in this repository, and a one-paragraph overview;
+  notebook in this repository, a one-paragraph overview, and a line ``**Time:** ...`` giving the measured
+  time of the notebook in quick mode and in full mode (where it was measured, or that it was not);
 - a ``## Setup`` Markdown cell followed by the Setup code cell, word for word ``SETUP_CODE`` (with
   ``with_tensorflow=True`` or ``False``): it is what makes a notebook work alone on Colab;
 - exactly one code cell tagged ``parameters``, after the Setup cell, starting with ``PARAMETERS_HEAD``;
@@ -110,6 +111,13 @@ def check_notebook(path: str | Path) -> list[str]:
             found.append(f"put this Colab badge in the first cell, under the title:\n      {badge(path.stem)}")
         elif not text[0].split(badge(path.stem), 1)[1].strip():
             found.append("write a one-paragraph overview under the badge in the first cell: what this notebook teaches")
+    if cells and kinds[0] == "markdown":
+        budget = [line for line in text[0].splitlines() if line.startswith("**Time:**")]
+        if len(budget) != 1 or "quick mode" not in budget[0] or "full mode" not in budget[0]:
+            found.append(
+                "open with the notebook's time budget in the first cell, one line starting `**Time:**` that gives "
+                "its measured time in quick mode and in full mode, and where it was measured"
+            )
     for repo in sorted(set(re.findall(r"colab\.research\.google\.com/github/([\w.-]+/[\w.-]+)", "".join(text)))):
         if repo != REPO:
             found.append(f"open notebooks of this repository in Colab ({REPO}), not of {repo}")

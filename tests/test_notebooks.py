@@ -75,6 +75,10 @@ def test_the_template_check_says_what_to_change(tmp_path):
     assert "Setup cell" in problems
     assert f'+    REPO_URL = os.environ.get("HAR_REPO_URL", "{template.REPO_URL}")' in problems
     assert "tag exactly one code cell `parameters`" in problems
+    assert "time budget" not in problems  # the badge's fork does not touch the Time line
+    nb.cells[0].source = "\n".join(line for line in nb.cells[0].source.splitlines() if "**Time:**" not in line)
+    nbformat.write(nb, path)
+    assert "open with the notebook's time budget" in "\n".join(template.check_notebook(path))
     done = run([*LINT, str(path)])
     assert done.returncode == 1 and "Setup cell" in done.stderr
 
