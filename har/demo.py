@@ -1,9 +1,10 @@
 """The demo dataset: small synthetic action clips in the exact UCF50 layout, generated in seconds.
 
 ``OUT_DIR/<Class>/v_<Class>_gGG_cCC.avi``, XviD-encoded AVI files like UCF50's. Every group has its own
-look (background, scenery, colours, the actor's shape), and that look depends only on the group number:
-group 3 of every class shows the same actor in the same place, just as UCF50's groups share actor, place
-and camera. So a model can only tell classes apart by what the actor *does*.
+look (background, scenery, colours, the actor's shape), as UCF50's groups share actor, place and camera. By
+default that look depends only on the group number: group 3 of every class shows the same actor in the same
+place, so recognising a look says nothing about the class, and a model can only tell classes apart by what the
+actor *does*.
 
 ``layout="ucf50"`` shares looks the way UCF50 really does: per (class, group), so the clips of one group of one
 class look alike and a look is never seen in another class. A random split then puts clips of the same
