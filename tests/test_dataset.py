@@ -153,12 +153,24 @@ def test_cli_demo_data_then_build_dataset(tmp_path):
         assert json.loads(str(cache["settings"]))["sequence_length"] == 8
 
 
+def test_cli_demo_data_layout_ucf50_reaches_the_generator(tmp_path):
+    from har.demo import MANIFEST
+
+    data = tmp_path / "u"
+    made = run_cli("demo-data", str(data), "--classes", "2", "--groups", "1", "--clips-per-group", "2",
+                   "--frames", "8-8", "--size", "48x32", "--layout", "ucf50")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert json.loads((data / MANIFEST).read_text())["layout"] == "ucf50"
+    assert sorted(p.name for p in (data / "Grow").iterdir()) == ["v_Grow_g01_c01.avi", "v_Grow_g01_c02.avi"]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["build-dataset", "/nonexistent/folder"], "no such dataset folder"),
         (["build-dataset", "{tmp}", "--classes", "Nope"], "no folder for class"),
         (["demo-data", "{tmp}/x", "--classes", "12"], "n_classes must be between 2 and 10"),
+        (["demo-data", "{tmp}/x", "--layout", "random"], "invalid choice: 'random'"),
     ],
 )
 def test_cli_bad_input_is_one_line_no_traceback(tmp_path, args, message):
