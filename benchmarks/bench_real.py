@@ -1,7 +1,8 @@
 """Accuracy on real clips: each model on several group splits of a real folder, as mean and spread.
 
 Run: ``.venv/bin/python benchmarks/bench_real.py [--data ../shared/ucf101_sample] [--splits 3]
-[--models lrcn baseline convlstm] [--epochs 40] [--random-split]``.
+[--models lrcn baseline convlstm] [--epochs 40] [--random-split]``; every approach of notebook 06:
+``--models single_frame baseline early_fusion slow_fusion lrcn convlstm``.
 
 The folder is built into a dataset cache (20 frames of 64x64 per clip, as the notebooks do), then for every
 split seed each model is trained with the notebooks' full-mode recipe (``har.train.fit_split``: batch 4,
@@ -37,7 +38,7 @@ def run_one(
 
     With ``out``, the trained model is kept there as a bundle (for ``bench_windows.py --bundle``)."""
     from har.backend import tf
-    from har.evaluate import evaluate_model
+    from har.evaluate import clips_per_second, evaluate_model
     from har.models import build_model
     from har.train import fit_split, set_seed, training_strategy
 
@@ -66,6 +67,9 @@ def run_one(
     history = result.history
     return {
         "model": model_name,
+        "parameters": int(result.model.count_params()),
+        "epoch_seconds": round(statistics.median(history["epoch_seconds"]), 2),
+        "clips_per_second": round(clips_per_second(result.model, dataset.frames, split.test), 1),
         "split": split.kind,
         "seed": split.seed,
         "accuracy": test.accuracy,
@@ -99,6 +103,35 @@ def summarise(runs: list[dict]) -> str:
         lines.append(
             f"| {model} | {kind} | **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** "
             f"(n={len(chosen)}) | {per_split} | {epochs} | {trained:.0f} % |"
+        )
+    return "\n".join(lines)
+
+
+def summarise_approaches(runs: list[dict]) -> str:
+    """The approaches table of notebook 06 on these runs (group split): size, costs and accuracy, mean ± sd.
+
+    Seconds per epoch and clips/s are medians over the splits; runs from before they were recorded are left out.
+    """
+    from har.models import APPROACHES
+
+    lines = [
+        "| approach | model | parameters | s / training epoch | clips/s predicted | test accuracy, mean ± sd "
+        "| per split |",
+        "|---" * 7 + "|",
+    ]
+    for model in [m for m in APPROACHES if any(r["model"] == m for r in runs)]:
+        chosen = sorted((r for r in runs if r["model"] == model and r["split"] == "group" and "parameters" in r),
+                        key=lambda r: r["seed"])  # fmt: skip
+        if not chosen:
+            continue
+        accuracies = [100 * r["accuracy"] for r in chosen]
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        lines.append(
+            f"| {APPROACHES[model]} | {model} | {chosen[0]['parameters']:,} "
+            f"| {statistics.median(r['epoch_seconds'] for r in chosen):.1f} "
+            f"| {statistics.median(r['clips_per_second'] for r in chosen):.0f} "
+            f"| **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** (n={len(chosen)}) "
+            f"| {', '.join(f'{a:.0f}' for a in accuracies)} |"
         )
     return "\n".join(lines)
 
@@ -151,6 +184,8 @@ def main() -> None:
         )
     print(f"\n{args.data.name}: {dataset.summary()}; group split: 25 % of the groups tested\n")
     print(summarise(runs))
+    print("\nThe approaches side by side (notebook 06's table):\n")
+    print(summarise_approaches(runs))
 
 
 if __name__ == "__main__":

@@ -29,15 +29,30 @@ TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
 #: How the demo dataset shares looks (``har.demo.make_demo_dataset``): per group across classes, or per
 #: (class, group) as UCF50 does.
 DEMO_LAYOUTS = ("shared", "ucf50")
+#: The models ``har.models.build_model`` builds by name (``python -m har train --model``).
+MODEL_NAMES = ("convlstm", "lrcn", "baseline", "pretrained", "single_frame", "early_fusion", "slow_fusion")
+#: The approach each model stands for, in the order the approaches notebook (06) compares them: from no time at
+#: all to time in every layer. Single, late, early and slow fusion are the four of Karpathy et al. (2014).
+APPROACHES = {
+    "single_frame": "single frame",
+    "baseline": "late fusion",
+    "early_fusion": "early fusion",
+    "slow_fusion": "slow fusion (3-D CNN)",
+    "lrcn": "CNN + LSTM (LRCN)",
+    "convlstm": "ConvLSTM",
+    "pretrained": "pretrained CNN + LSTM",
+}
 #: Where the UCF50 archive lives (about 6.6 GB).
 UCF50_URL = "https://www.crcv.ucf.edu/data/UCF50.rar"
 
 from har.errors import HarError  # noqa: E402
 
 __all__ = [
+    "APPROACHES",
     "DEMO_LAYOUTS",
     "IMAGE_HEIGHT",
     "IMAGE_WIDTH",
+    "MODEL_NAMES",
     "SEQUENCE_LENGTH",
     "TIME_JITTER",
     "TUTORIAL_CLASSES",

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from har import DEMO_LAYOUTS, IMAGE_HEIGHT, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
+from har import DEMO_LAYOUTS, IMAGE_HEIGHT, MODEL_NAMES, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -169,6 +169,7 @@ def _train(args: argparse.Namespace) -> None:
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     set_seed(args.seed)
     options = {"weights": None} if args.model == "pretrained" and args.no_download else {}
+    backbone = {"backbone_weights": options.get("weights", "imagenet")} if args.model == "pretrained" else {}
     with training_strategy().scope():
         model = build_model(args.model, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
     print(f"{dataset.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
@@ -176,7 +177,7 @@ def _train(args: argparse.Namespace) -> None:
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
         time_jitter=args.time_jitter,
-        metadata={"cache": str(args.cache), "test_size": args.test_size},
+        metadata={"cache": str(args.cache), "test_size": args.test_size, **backbone},
     )  # fmt: skip
     from har.evaluate import evaluate_model
 
@@ -342,7 +343,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model on a dataset cache and save a .keras bundle")
     p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset")
-    p.add_argument("--model", choices=("convlstm", "lrcn", "baseline", "pretrained"), default="lrcn")
+    p.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        default="lrcn",
+        help="which model (default lrcn; notebook 06 compares them: baseline is late fusion)",
+    )
     p.add_argument("--split", choices=("group", "random"), default="group", help="train/test split (default group)")
     p.add_argument("--test-size", type=_fraction, default=0.25, help="share of clips tested on (default 0.25)")
     p.add_argument("--epochs", type=_whole(1), default=50, help="most epochs; early stopping may end sooner (50)")

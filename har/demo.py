@@ -309,7 +309,7 @@ def offline_video(dataset: str, classes, videos_dir: str | os.PathLike) -> Path:
 
     For ``dataset == "demo"``, ``make_demo_video`` in ``videos_dir``; otherwise the longest clip (by file
     size) of the first of ``classes`` in that dataset's folder (``har.workspace.dataset_root``), so the
-    model sees an action it knows. The last fallback of notebook 07 when no video can be downloaded.
+    model sees an action it knows. The last fallback of notebook 08 when no video can be downloaded.
     """
     from har.dataset import discover_clips
     from har.workspace import dataset_root

@@ -1,7 +1,8 @@
-"""Evaluation: accuracy, top-k, per-class precision/recall/F1, confusion matrix, and a table comparing models."""
+"""Evaluation: accuracy, top-k, per-class precision/recall/F1, confusion matrix, speed, and tables comparing models."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -91,6 +92,60 @@ def predict_clips(model, frames: np.ndarray, indices: np.ndarray | None = None, 
         padded = np.concatenate([batch, np.repeat(batch[-1:], batch_size - len(batch))])
         out.append(np.asarray(model.predict_on_batch(frames[padded]))[: len(batch)])
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]))
+
+
+def clips_per_second(
+    model, frames: np.ndarray, indices: np.ndarray | None = None, batch_size: int = 16, min_seconds: float = 1.0
+) -> float:
+    """Prediction speed: clips of ``frames[indices]`` classified per second, in batches of ``batch_size``.
+
+    One batch first, untimed (TensorFlow traces the model then); then ``predict_clips`` over the clips, repeated
+    until ``min_seconds`` have passed, so a fast model on a few clips is timed over more than one pass.
+    """
+    indices = np.arange(len(frames)) if indices is None else np.asarray(indices)
+    if len(indices) == 0:
+        raise ValueError("no clips to time")
+    predict_clips(model, frames, indices[:batch_size], batch_size)
+    done, start = 0, time.perf_counter()
+    while done == 0 or time.perf_counter() - start < min_seconds:
+        predict_clips(model, frames, indices, batch_size)
+        done += len(indices)
+    return done / (time.perf_counter() - start)
+
+
+@dataclass
+class ModelFigures:
+    """What the approaches table shows of one model: its approach, size, costs and test figures."""
+
+    approach: str
+    parameters: int
+    epoch_seconds: float | None  # median seconds per training epoch (None: not recorded)
+    clips_per_second: float
+    evaluation: Evaluation
+    note: str = ""  # e.g. "not measured: no ImageNet weights"
+
+
+def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str, str]] = ()) -> str:
+    """A Markdown table of the approaches side by side: parameters, s/epoch, clips/s, accuracy, motion-pair.
+
+    A model with a ``note`` shows the note instead of its accuracies (a model whose figures would mislead,
+    such as a pretrained backbone built without its pretrained weights).
+    """
+    header = "| approach | model | parameters | s / training epoch | clips/s predicted | test accuracy |"
+    header += " motion-pair accuracy |" if pairs else ""
+    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    for name, f in figures.items():
+        seconds = f"{f.epoch_seconds:.1f}" if f.epoch_seconds is not None else "–"
+        row = f"| {f.approach} | {name} | {f.parameters:,} | {seconds} | {f.clips_per_second:.0f} |"
+        if f.note:
+            row += f" {f.note} |" + (" – |" if pairs else "")
+        else:
+            row += f" {f.evaluation.accuracy:.1%} |"
+            if pairs:
+                pair = f.evaluation.pair_accuracy(pairs)
+                row += f" {pair:.1%} |" if pair is not None else " – |"
+        lines.append(row)
+    return "\n".join(lines)
 
 
 def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:

@@ -2,16 +2,17 @@
 
 Every model takes uint8 clips ``[batch, T, H, W, 3]`` (RGB, 0-255) and scales them itself in its first
 layer, so the dataset stays uint8 all the way to the model, and a saved model cannot be fed wrongly
-scaled frames. ``convlstm`` and ``lrcn`` have exactly the tutorial's layers and sizes.
+scaled frames. ``convlstm`` and ``lrcn`` have exactly the tutorial's layers and sizes; ``single_frame``,
+``baseline`` (late fusion), ``early_fusion`` and ``slow_fusion`` are the other ways of seeing time that the
+approaches notebook puts beside them (``APPROACHES``).
 """
 
 from __future__ import annotations
 
+from har import APPROACHES, MODEL_NAMES  # noqa: F401  (in har itself, so the command line knows them without TensorFlow)
 from har.backend import keras
 
 layers = keras.layers
-
-MODEL_NAMES = ("convlstm", "lrcn", "baseline", "pretrained")
 
 
 def _clip_input(sequence_length: int, image_size: tuple[int, int]) -> keras.KerasTensor:
@@ -66,14 +67,15 @@ def lrcn(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int
     return model
 
 
-def baseline(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Single-frame baseline: classify each frame on its own with a small CNN, then average the predictions.
+def _frame_cnn(image_size: tuple[int, int], channels: int, num_classes: int, name: str) -> keras.Sequential:
+    """The small 2-D CNN of the frame-based approaches: Conv2D 16 -> 32 -> 64, global pooling, softmax.
 
-    It sees what is in a frame but not the order of frames, so it cannot tell Grow from Shrink.
+    ``channels`` is 3 for one frame (single frame, late fusion) and 3 T for frames stacked on the channel axis
+    (early fusion): the same layers, so those approaches differ only in what reaches the first convolution.
     """
-    frame_classifier = keras.Sequential(
+    return keras.Sequential(
         [
-            keras.Input(shape=(*image_size, 3)),
+            keras.Input(shape=(*image_size, channels)),
             layers.Conv2D(16, 3, padding="same", activation="relu"),
             layers.MaxPooling2D(2),
             layers.Conv2D(32, 3, padding="same", activation="relu"),
@@ -83,13 +85,74 @@ def baseline(num_classes: int, sequence_length: int = 20, image_size: tuple[int,
             layers.Dropout(0.25),
             layers.Dense(num_classes, activation="softmax"),
         ],
-        name="frame_classifier",
+        name=name,
     )
+
+
+def baseline(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
+    """Late fusion, the course's baseline: classify each frame on its own with a small CNN, average the predictions.
+
+    The frames are fused only at the very end, by averaging: it sees what is in every frame but not the order of
+    the frames, so it cannot tell Grow from Shrink.
+    """
     model = keras.Sequential(name="baseline")
     model.add(_clip_input(sequence_length, image_size))
     model.add(layers.Rescaling(1 / 255, name="scale"))
-    model.add(layers.TimeDistributed(frame_classifier, name="per_frame"))
+    model.add(layers.TimeDistributed(_frame_cnn(image_size, 3, num_classes, "frame_classifier"), name="per_frame"))
     model.add(layers.GlobalAveragePooling1D(name="average_over_time", dtype="float32"))
+    return model
+
+
+def single_frame(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
+    """Single frame: the late-fusion baseline's CNN on one frame of the clip, the middle one; time plays no part.
+
+    What a photograph of the action gives away. The clip's other frames are cropped away in the first layer
+    (``Cropping3D`` on the time axis), so the model still takes whole clips like every other.
+    """
+    middle = sequence_length // 2
+    model = keras.Sequential(name="single_frame")
+    model.add(_clip_input(sequence_length, image_size))
+    model.add(layers.Rescaling(1 / 255, name="scale"))  # first: oneDNN logs an error on uint8 tensor ops elsewhere
+    model.add(layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame"))
+    model.add(layers.Reshape((*image_size, 3), name="one_frame"))
+    model.add(_frame_cnn(image_size, 3, num_classes, "frame_classifier"))
+    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))  # float32 on mixed precision
+    return model
+
+
+def early_fusion(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
+    """Early fusion: the T frames stacked on the channel axis (``H x W x 3T``), one 2-D CNN over the stack.
+
+    Time is fused in the very first convolution, which sees every frame at once and can compare them pixel
+    by pixel; after it, the network no longer knows which frame was which.
+    """
+    model = keras.Sequential(name="early_fusion")
+    model.add(_clip_input(sequence_length, image_size))
+    model.add(layers.Rescaling(1 / 255, name="scale"))
+    model.add(layers.Permute((2, 3, 1, 4), name="time_last"))  # [T, H, W, 3] -> [H, W, T, 3]
+    model.add(layers.Reshape((*image_size, 3 * sequence_length), name="stack_frames"))
+    model.add(_frame_cnn(image_size, 3 * sequence_length, num_classes, "stack_classifier"))
+    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))
+    return model
+
+
+def slow_fusion(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
+    """Slow fusion: a small C3D-like 3-D CNN, whose 3x3x3 kernels widen their reach in time layer by layer.
+
+    Conv3D 16 -> 32 -> 64 -> 64 (3x3x3, same, relu); the first pooling halves space only (1, 2, 2), the next two
+    space and time (2, 2, 2): the first layers see 3 frames, the last ones the whole clip. Global average
+    pooling, dropout 0.25, softmax.
+    """
+    model = keras.Sequential(name="slow_fusion")
+    model.add(_clip_input(sequence_length, image_size))
+    model.add(layers.Rescaling(1 / 255, name="scale"))
+    for filters, pool in ((16, (1, 2, 2)), (32, (2, 2, 2)), (64, (2, 2, 2)), (64, None)):
+        model.add(layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu"))
+        if pool:
+            model.add(layers.MaxPooling3D(pool, padding="same"))
+    model.add(layers.GlobalAveragePooling3D())
+    model.add(layers.Dropout(0.25))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
     return model
 
 
@@ -134,7 +197,15 @@ def build_model(
     name: str, num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64), **kwargs
 ) -> keras.Model:
     """Build one of ``MODEL_NAMES`` by name (extra keyword arguments go to ``pretrained``)."""
-    builders = {"convlstm": convlstm, "lrcn": lrcn, "baseline": baseline, "pretrained": pretrained}
+    builders = {
+        "convlstm": convlstm,
+        "lrcn": lrcn,
+        "baseline": baseline,
+        "pretrained": pretrained,
+        "single_frame": single_frame,
+        "early_fusion": early_fusion,
+        "slow_fusion": slow_fusion,
+    }
     if name not in builders:
         from har.errors import HarError
 

@@ -241,6 +241,45 @@ def plot_per_class_f1(results: dict, *, title: str):
     return fig
 
 
+def plot_approaches(figures: dict, *, title: str, pairs=(), chance: float | None = None):
+    """The approaches side by side (``{name: har.evaluate.ModelFigures}``): accuracy, and prediction speed.
+
+    Left, test accuracy per model (and motion-pair accuracy beside it when ``pairs`` are given); a model with a
+    ``note`` (its accuracy would mislead) gets no bar, only its note. Right, clips classified per second, on a
+    log scale. ``title`` should say what data it was measured on; ``chance`` draws the accuracy of guessing.
+    """
+    names = list(figures)
+    if not names:
+        raise ValueError("no models to plot")
+    fig, (left, right) = _figure(1, 2, figsize=(10, 0.55 * len(names) + 1.6), width_ratios=(3, 2), sharey=True)
+    rows = np.arange(len(names))[::-1]
+    labels = [f"{figures[n].approach}\n{n}, {figures[n].parameters:,} weights" for n in names]
+    height = 0.38 if pairs else 0.7
+    accuracy = [np.nan if figures[n].note else 100 * figures[n].evaluation.accuracy for n in names]
+    left.barh(rows + (height / 2 if pairs else 0), accuracy, height, label="test accuracy", color="tab:blue")
+    if pairs:
+        pair = [figures[n].evaluation.pair_accuracy(pairs) for n in names]
+        pair = [np.nan if figures[n].note or p is None else 100 * p for n, p in zip(names, pair, strict=True)]
+        left.barh(rows - height / 2, pair, height, label="motion-pair accuracy", color="tab:orange")
+    for row, name in zip(rows, names, strict=True):
+        if figures[name].note:
+            left.text(1, row, figures[name].note, va="center", fontsize=8, color="grey", backgroundcolor="white")
+    if chance is not None:
+        left.axvline(100 * chance, color="grey", linestyle=":", label="chance")
+    left.set_yticks(rows, labels, fontsize=8)
+    left.set_xlim(0, 100)
+    left.set_xlabel("% of test clips")
+    left.grid(axis="x", alpha=0.3)
+    left.legend(loc="lower right", fontsize=8)
+    right.barh(rows, [figures[n].clips_per_second for n in names], 0.7, color="tab:green")
+    right.set_xscale("log")
+    right.set_xlabel("clips classified per second (log scale)")
+    right.grid(axis="x", alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def _xy(x: float, y: float) -> np.ndarray:
     return np.array([x, y], dtype=float)
 
@@ -357,7 +396,8 @@ def _describe_layer(layer, frames: int | None) -> tuple[str, str, str, bool]:
         return "convolution", f"{title}, {config['activation']}{padding}", "", False
     if "Pooling" in name:
         if name.startswith("Global"):
-            return "pooling", f"{name}: the mean over {'time' if name.endswith('1D') else 'space'}", "", False
+            over = {"1D": "time", "2D": "space", "3D": "time and space"}[name[-2:]]
+            return "pooling", f"{name}: the mean over {over}", "", False
         pool = tuple(config["pool_size"])
         detail = "over space only: every frame kept" if len(pool) == 3 and pool[0] == 1 else ""
         return "pooling", f"{name}: {_sizes(pool)}", detail, False
@@ -372,6 +412,14 @@ def _describe_layer(layer, frames: int | None) -> tuple[str, str, str, bool]:
         return "reshape", f"Rescaling: × {scale:g}", "", False
     if name == "Flatten":
         return "reshape", "Flatten: everything into one vector", "", False
+    if name == "Cropping3D":
+        (before, after), _, _ = config["cropping"]
+        kept = (frames or before + after + 1) - before - after
+        return "reshape", f"Cropping3D: keeps {kept} frame(s), from frame {before + 1}", "", False
+    if name == "Permute":
+        return "reshape", f"Permute: axes in the order {_sizes(config['dims'])}", "", False
+    if name == "Reshape":
+        return "reshape", f"Reshape: to {_sizes(config['target_shape'])}", "", False
     return "reshape", name, "", False
 
 

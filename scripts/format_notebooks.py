@@ -4,7 +4,8 @@
 The notebooks are the source of the course: edit them in Jupyter or Colab, save, and run this. It
 
 - strips outputs, execution counts, and what editors add to the metadata (Colab's and Jupyter's cell
-  metadata, widget state, kernel versions), keeping cell tags (the ``parameters`` tag) and cell ids;
+  metadata, widget state, kernel versions), keeping cell tags (the ``parameters`` tag) and cell ids, and hides
+  the code of every solution cell (tagged ``solution``) again, in Jupyter and in Colab;
 - trims blank lines at the start and end of every cell;
 - sorts the imports and formats the code cells with ruff, with the settings of ``pyproject.toml``;
 - writes the JSON the way nbformat does (one-space indent, sorted keys, a newline at the end).
@@ -36,6 +37,9 @@ METADATA = {
     "language_info": {"name": "python"},
 }
 KEPT_CELL_METADATA = ("tags",)
+#: What a solution cell (tagged ``solution``) carries besides its tag: its code starts hidden, in JupyterLab and
+#: Jupyter Notebook (``source_hidden``) and in Colab (a form cell shows its ``# @title`` line only).
+SOLUTION_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 
 
@@ -56,6 +60,8 @@ def normalise(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         cell.source = source.strip("\n").rstrip()
         cell.metadata = nbformat.from_dict({k: cell.metadata[k] for k in KEPT_CELL_METADATA if cell.metadata.get(k)})
+        if "solution" in cell.metadata.get("tags", []):
+            cell.metadata.update(nbformat.from_dict(SOLUTION_METADATA))
         for key in [k for k in cell if k not in ("cell_type", "id", "metadata", "source", "attachments")]:
             del cell[key]
         if cell.cell_type == "code":

@@ -10,6 +10,8 @@ rewritten: the notebooks are the source, and this only checks what must be the s
 - a ``## Setup`` Markdown cell followed by the Setup code cell, word for word ``SETUP_CODE`` (with
   ``with_tensorflow=True`` or ``False``): it is what makes a notebook work alone on Colab;
 - exactly one code cell tagged ``parameters``, after the Setup cell, starting with ``PARAMETERS_HEAD``;
+- exercises at the end: ``## Exercises``, then 3-5 ``### Exercise N`` Markdown cells, each followed by its worked
+  solution, a code cell tagged ``solution`` starting with ``SOLUTION_TITLE`` (hidden by ``make format``);
 - no ``sys.path`` tricks, no Colab link to another copy of the repository, and a last Markdown cell with ``Next:``.
 
 To change what every notebook shares (the Setup cell, say), change it here and in every notebook.
@@ -69,6 +71,10 @@ CLASSES = list(har.TUTORIAL_CLASSES) if DATASET == "ucf50" else None
 SEQUENCE_LENGTH = har.SEQUENCE_LENGTH  # frames per clip (20)
 IMAGE_SIZE = har.IMAGE_HEIGHT  # frames are IMAGE_SIZE x IMAGE_SIZE (64)
 SEED = 27  # the tutorial's seed"""
+
+
+#: The first line of every solution cell: on Colab, the title its hidden code shows.
+SOLUTION_TITLE = "# @title Solution (double-click to show the code)"
 
 
 def badge_url(name: str) -> str:
@@ -148,10 +154,34 @@ def check_notebook(path: str | Path) -> list[str]:
                 "start the parameters cell with the course's shared head (PARAMETERS_HEAD in "
                 "scripts/lint_notebooks.py), then this notebook's own knobs. Change:\n" + _diff(head, PARAMETERS_HEAD)
             )
+    found += _exercise_problems(cells, text, kinds)
     if "sys.path.insert" in "".join(text) or "sys.path.append" in "".join(text):
         found.append("import the course package as `har` (the Setup cell installs it) instead of changing sys.path")
     if not cells or kinds[-1] != "markdown" or "Next:" not in text[-1]:
         found.append("end with a Markdown cell saying what comes next (`Next: ...`)")
+    return found
+
+
+def _exercise_problems(cells: list[dict], text: list[str], kinds: list[str]) -> list[str]:
+    """What is wrong with a notebook's exercises: ``## Exercises``, then 3-5 ``### Exercise`` cells, each followed by
+    its solution, a code cell tagged ``solution`` that starts with ``SOLUTION_TITLE``."""
+    heads = [i for i, t in enumerate(text) if kinds[i] == "markdown" and t.startswith("## Exercises")]
+    tasks = [i for i, t in enumerate(text) if kinds[i] == "markdown" and t.startswith("### Exercise")]
+    if len(heads) != 1 or not 3 <= len(tasks) <= 5 or any(i < heads[0] for i in tasks):
+        return [
+            "end with the exercises: one `## Exercises` Markdown cell, then 3 to 5 exercises, each a Markdown cell "
+            f"starting `### Exercise N: ...` (found {len(heads)} and {len(tasks)}) followed by its solution"
+        ]
+    found = []
+    for i in tasks:
+        after = cells[i + 1] if i + 1 < len(cells) else {}
+        tags = after.get("metadata", {}).get("tags", [])
+        if after.get("cell_type") != "code" or "solution" not in tags or not text[i + 1].startswith(SOLUTION_TITLE):
+            title = text[i].splitlines()[0]
+            found.append(
+                f"follow `{title}` with its solution: a code cell tagged `solution` whose first line is "
+                f"`{SOLUTION_TITLE}` (`make format` hides its code)"
+            )
     return found
 
 

@@ -9,9 +9,10 @@ rehearsal-only code:
 
 - ``DATASET`` is FOLDER and ``CLASSES`` all of its classes (the tutorial's four are not all in the sample);
   notebook 01 then finds the data in place instead of downloading UCF50;
-- the training epochs are capped (``--epochs``), so the run fits a CPU; early stopping still applies;
+- the training epochs are capped (``--epochs``), so the run fits a CPU; early stopping still applies; the
+  exercises' solutions train for one epoch on at most 32 clips;
 - what needs the internet is replaced by what does not: the pretrained backbone is built with
-  ``weights=None`` (ImageNet weights are a download; notebook 05 says so when it happens), and notebook 07
+  ``weights=None`` (ImageNet weights are a download; notebook 05 says so when it happens), and notebook 08
   is given no URL, so it falls back to its own last, offline source: a real clip of FOLDER.
 
 Executed notebooks go to ``OUT/notebooks``, data and models to ``OUT`` (a work folder of its own, so a
@@ -35,7 +36,8 @@ def overrides(data: Path, epochs: int) -> dict[str, str]:
     return {
         "*": (
             f"DATASET = {str(data)!r}  # the real folder, laid out like UCF50, instead of downloading UCF50\n"
-            "CLASSES = None  # every class of that folder"
+            "CLASSES = None  # every class of that folder\n"
+            "SOLUTION_EPOCHS, SOLUTION_CLIPS = 1, 32  # the exercises' solutions: a smoke run"
         ),
         "03_train_test_split": f"LEAK_EPOCHS = min(LEAK_EPOCHS, {epochs})  # capped, to fit a CPU",
         "04_convlstm": f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU",
@@ -44,7 +46,8 @@ def overrides(data: Path, epochs: int) -> dict[str, str]:
             "PRETRAINED_WEIGHTS = None  # ImageNet weights are a download: the backbone starts untrained\n"
             f"PRETRAINED_EPOCHS = min(PRETRAINED_EPOCHS, {max(1, epochs // 4)})"
         ),
-        "07_predict_on_youtube_videos": (
+        "06_approaches": f"EPOCHS = min(EPOCHS, {epochs})  # capped, to fit a CPU",
+        "08_predict_on_youtube_videos": (
             "VIDEO_URL = None  # offline: the notebook falls back to its last source, a real clip of the folder\n"
             "SAMPLE_VIDEO_URL = None"
         ),
@@ -89,7 +92,7 @@ def main() -> None:
     """Command line of this script."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="a folder of class folders of real clips (UCF50 layout)")
-    parser.add_argument("--epochs", type=int, default=8, help="cap on the training epochs of 03, 04 and 05 (default 8)")
+    parser.add_argument("--epochs", type=int, default=8, help="cap on the training epochs of 03 to 06 (default 8)")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "rehearsal", help="work folder of the run")
     parser.add_argument("names", nargs="*", help="notebooks to run (default: all)")
     args = parser.parse_args()

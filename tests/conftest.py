@@ -34,15 +34,15 @@ PLUMBING_T = 8
 
 @pytest.fixture(scope="session")
 def untrained_bundles(tmp_path_factory) -> dict[str, Path]:
-    """Untrained LRCN, baseline and ConvLSTM bundles (prediction plumbing does not care how good the weights are)."""
+    """Untrained bundles of every model but the pretrained one (prediction plumbing does not care about weights)."""
     from har.bundle import bundle_metadata, save_bundle
-    from har.models import baseline, convlstm, lrcn
+    from har.models import build_model
 
     folder = tmp_path_factory.mktemp("bundles")
     meta = bundle_metadata(PLUMBING_CLASSES, PLUMBING_T, (64, 64))
+    names = ("lrcn", "baseline", "convlstm", "single_frame", "early_fusion", "slow_fusion")
     return {
-        name: save_bundle(build(4, PLUMBING_T, (64, 64)), folder / f"{name}.keras", meta)
-        for name, build in (("lrcn", lrcn), ("baseline", baseline), ("convlstm", convlstm))
+        name: save_bundle(build_model(name, 4, PLUMBING_T, (64, 64)), folder / f"{name}.keras", meta) for name in names
     }
 
 

@@ -87,9 +87,11 @@ def test_the_rehearsal_injects_after_the_parameters_cell(tmp_path):
     from har.demo import offline_video
 
     assert offline_video(str(data), None, tmp_path).name == "v_A_g02_c01.avi"  # a clip, not the stray file
-    assert "VIDEO_URL = None" in changes["07_predict_on_youtube_videos"]
+    assert "VIDEO_URL = None" in changes["08_predict_on_youtube_videos"]
     assert f"DATASET = {str(data)!r}" in changes["*"] and "CLASSES = None" in changes["*"]
     assert "EPOCHS = min(EPOCHS, 3)" in changes["05_lrcn"] and "PRETRAINED_WEIGHTS = None" in changes["05_lrcn"]
+    assert all("EPOCHS = min(EPOCHS, 3)" in changes[name] for name in ("04_convlstm", "06_approaches"))
+    assert set(changes) - {"*"} <= {p.stem for p in NOTEBOOKS}  # every override names a notebook that exists
     notebook = nbformat.read(NOTEBOOKS[4], as_version=4)
     inject_parameters(notebook, changes["05_lrcn"])
     tags = [c.metadata.get("tags", []) for c in notebook.cells]

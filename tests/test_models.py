@@ -7,7 +7,18 @@ import numpy as np
 import pytest
 
 from har.errors import HarError
-from har.models import MODEL_NAMES, baseline, build_model, convlstm, lrcn, pretrained
+from har.models import (
+    APPROACHES,
+    MODEL_NAMES,
+    baseline,
+    build_model,
+    convlstm,
+    early_fusion,
+    lrcn,
+    pretrained,
+    single_frame,
+    slow_fusion,
+)
 
 
 def convlstm_params(num_classes, sequence_length=20):
@@ -27,6 +38,37 @@ def lrcn_params(num_classes):
         channels = filters
     lstm = 4 * (32 * (64 + 32) + 32)  # 64 features per frame after pooling 64x64 down to 1x1
     return total + lstm + 32 * num_classes + num_classes
+
+
+def frame_cnn_params(num_classes, channels=3):
+    """The frame CNN of single frame, late and early fusion: Conv2D 16 -> 32 -> 64 (3x3), then a Dense softmax."""
+    total = 0
+    for filters in (16, 32, 64):
+        total += (9 * channels + 1) * filters
+        channels = filters
+    return total + 64 * num_classes + num_classes
+
+
+def slow_fusion_params(num_classes):
+    total, channels = 0, 3
+    for filters in (16, 32, 64, 64):
+        total += (27 * channels + 1) * filters  # 3x3x3 kernels
+        channels = filters
+    return total + 64 * num_classes + num_classes
+
+
+def test_approach_sizes():
+    """Counted by hand: the three frame-based approaches share one CNN; early fusion's first layer sees 3T channels."""
+    assert single_frame(4).count_params() == baseline(4).count_params() == frame_cnn_params(4) == 23_844
+    assert early_fusion(4).count_params() == frame_cnn_params(4, channels=3 * 20) == 32_052
+    assert early_fusion(7, 8).count_params() == frame_cnn_params(7, channels=3 * 8)
+    assert slow_fusion(4).count_params() == slow_fusion_params(4) == 181_444
+    assert slow_fusion(50, 12, (96, 80)).count_params() == slow_fusion_params(50)  # global pooling: any size
+
+
+def test_every_model_has_an_approach():
+    assert set(APPROACHES) == set(MODEL_NAMES)
+    assert list(APPROACHES)[:2] == ["single_frame", "baseline"]  # no time first
 
 
 def test_tutorial_sizes():
@@ -55,6 +97,37 @@ def test_baseline_is_blind_to_frame_order_and_the_others_are_not():
         assert same == blind, model.name
 
 
+def test_single_frame_sees_only_the_middle_frame():
+    rng = np.random.default_rng(2)
+    clips = rng.integers(0, 256, (2, 7, 64, 64, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, clips.shape, dtype=np.uint8)
+    other[:, 3] = clips[:, 3]  # the middle of 7 frames kept, every other frame changed
+    keras.utils.set_random_seed(0)
+    model = single_frame(3, 7)
+    np.testing.assert_allclose(model(clips, training=False), model(other, training=False), atol=1e-6)
+    changed = clips.copy()
+    changed[:, 3] = other[:, 2]
+    assert not np.allclose(model(clips, training=False), model(changed, training=False), atol=1e-6)
+
+
+def test_early_and_slow_fusion_see_the_order_of_the_frames():
+    clips = np.random.default_rng(3).integers(0, 256, (2, 6, 64, 64, 3), dtype=np.uint8)
+    keras.utils.set_random_seed(0)
+    for model in (early_fusion(3, 6), slow_fusion(3, 6)):
+        assert not np.allclose(model(clips, training=False), model(clips[:, ::-1], training=False), atol=1e-6)
+
+
+def test_early_fusion_stacks_each_frame_on_its_own_channels():
+    """Permute + Reshape put frame t's RGB on channels 3t..3t+2, the same pixel position everywhere."""
+    model = early_fusion(3, 4, (64, 64))
+    stack = keras.Model(model.inputs[0], model.get_layer("stack_frames").output)
+    clips = np.random.default_rng(4).integers(0, 256, (1, 4, 64, 64, 3), dtype=np.uint8)
+    stacked = np.asarray(stack(clips))
+    assert stacked.shape == (1, 64, 64, 12)
+    for t in range(4):
+        np.testing.assert_allclose(stacked[0, :, :, 3 * t : 3 * t + 3], clips[0, t] / 255, atol=1e-6)
+
+
 def test_pretrained_backbone_is_frozen_unless_fine_tuned():
     frozen = pretrained(4, 4, (64, 64), weights=None)
     tuned = pretrained(4, 4, (64, 64), weights=None, fine_tune_layers=10)
@@ -76,7 +149,7 @@ def test_models_run_on_uint8_clips_without_tensorflow_log_lines():
     code = (
         "import numpy as np\n"
         "from har.models import build_model\n"
-        "for name in ('pretrained', 'lrcn', 'baseline', 'convlstm'):\n"
+        f"for name in {MODEL_NAMES!r}:\n"
         "    kwargs = {'weights': None} if name == 'pretrained' else {}\n"
         "    build_model(name, 3, 4, (64, 64), **kwargs).predict_on_batch(np.zeros((1, 4, 64, 64, 3), np.uint8))\n"
     )

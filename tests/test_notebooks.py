@@ -17,7 +17,10 @@ import pytest
 from conftest import ROOT
 from run_notebooks import run_notebooks
 
+import har
+
 PATHS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS_SMOKE = "SOLUTION_EPOCHS = 1\nSOLUTION_CLIPS = 32"  # how CI runs the exercises' solutions
 FORMAT = [sys.executable, str(ROOT / "scripts" / "format_notebooks.py")]
 LINT = [sys.executable, str(ROOT / "scripts" / "lint_notebooks.py")]
 
@@ -33,8 +36,8 @@ def code_cell(notebook: dict, marker: str) -> dict:
     return cells[0]
 
 
-def test_the_seven_lessons_are_there_in_order():
-    assert [p.stem[:3] for p in PATHS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+def test_the_eight_lessons_are_there_in_order():
+    assert [p.stem[:3] for p in PATHS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_"]
     assert not (ROOT / "scripts" / "lessons.py").exists(), "the notebooks are the source: nothing generates them"
 
 
@@ -117,9 +120,46 @@ def test_a_lesson_edited_in_jupyter_passes_after_make_format(tmp_path):
     assert edited.startswith("import numpy as np\n\nfrom har.viz import plot_history")  # imports sorted
     for cell in formatted["cells"]:
         assert cell.get("outputs", []) == [] and cell.get("execution_count") is None
-        assert set(cell["metadata"]) <= {"tags"}
+        assert set(cell["metadata"]) <= ({"tags", "jupyter", "cellView"} if is_solution(cell) else {"tags"})
     unchanged = [c["source"] for c in json.loads(PATHS[3].read_text())["cells"]]
     assert sum(a != c["source"] for a, c in zip(unchanged, formatted["cells"], strict=True)) == 2
+
+
+def is_solution(cell: dict) -> bool:
+    """A worked solution of an exercise (a code cell tagged ``solution``)."""
+    return "solution" in cell.get("metadata", {}).get("tags", [])
+
+
+def test_solutions_stay_hidden_after_make_format(tmp_path):
+    """A teacher opens a solution in Jupyter (its code shown) and saves: `make format` hides it again."""
+    path = tmp_path / PATHS[4].name
+    nb = nbformat.read(PATHS[4], as_version=4)
+    solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
+    assert solutions and all(c.metadata.jupyter.source_hidden and c.metadata.cellView == "form" for c in solutions)
+    solutions[0].metadata = {"tags": ["solution"], "collapsed": False}  # shown, as Jupyter saves it
+    nbformat.write(nb, path)
+    assert run([*FORMAT, "--check", str(path)]).returncode == 1
+    assert run([*FORMAT, str(path)]).returncode == 0
+    formatted = json.loads(path.read_text())
+    assert formatted == json.loads(PATHS[4].read_text())
+
+
+def test_every_exercise_has_a_solution_and_the_check_says_so(tmp_path):
+    for path in PATHS:
+        cells = json.loads(path.read_text())["cells"]
+        tasks = [i for i, c in enumerate(cells) if "".join(c["source"]).startswith("### Exercise")]
+        assert 3 <= len(tasks) <= 5, path.name
+        assert all(is_solution(cells[i + 1]) for i in tasks), path.name
+    path = tmp_path / PATHS[1].name
+    nb = nbformat.read(PATHS[1], as_version=4)
+    solution = next(c for c in nb.cells if "solution" in c.metadata.get("tags", []))
+    solution.metadata.tags = []
+    nbformat.write(nb, path)
+    problems = "\n".join(template.check_notebook(path))
+    assert "follow `### Exercise 1" in problems and "tagged `solution`" in problems
+    nb.cells = [c for c in nb.cells if not c.source.startswith("### Exercise")]
+    nbformat.write(nb, path)
+    assert "end with the exercises" in "\n".join(template.check_notebook(path))
 
 
 def cell_starting(notebook: dict, start: str) -> dict:
@@ -143,7 +183,11 @@ def test_an_unformatted_notebook_fails_the_check(tmp_path, damage):
     assert "not formatted" in done.stderr and "run `make format`" in done.stderr
 
 
-@pytest.mark.parametrize(("notebook", "function"), [("04_convlstm", "convlstm"), ("05_lrcn", "lrcn")])
+@pytest.mark.parametrize(
+    ("notebook", "function"),
+    [("04_convlstm", "convlstm"), ("05_lrcn", "lrcn")]
+    + [("06_approaches", name) for name in ("single_frame", "early_fusion", "slow_fusion")],
+)
 def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, function):
     """The lesson's cell and ``har.models`` (what the command line trains) build the same layers."""
     import keras
@@ -153,7 +197,7 @@ def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, functio
     source = "".join(
         code_cell(json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text()), f"def {function}(")["source"]
     )
-    namespace: dict = {}
+    namespace: dict = {"keras": keras, "layers": keras.layers}  # imported by an earlier cell of the notebook
     exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
     default = keras.config.dtype_policy()
     try:
@@ -174,6 +218,8 @@ def architecture(model) -> list:
         config = {k: v for k, v in config.items() if k != "name"}
         if isinstance(config.get("layer"), dict):  # a wrapper (TimeDistributed) and the layer it wraps
             config["layer"] = {**config["layer"], "config": unnamed(config["layer"]["config"])}
+        if isinstance(config.get("layers"), list):  # a model used as a layer (the frame CNN of 06's approaches)
+            config["layers"] = [{**layer, "config": unnamed(layer["config"])} for layer in config["layers"]]
         return config
 
     head = [("input", tuple(model.inputs[0].shape), str(model.inputs[0].dtype), model.count_params())]
@@ -207,14 +253,22 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     Notebook 07's video URL points at 127.0.0.1, where nothing answers: it must go on with its offline video.
     """
     work = tmp_path / "work"
-    unreachable = {"07_predict_on_youtube_videos": 'VIDEO_URL = "http://127.0.0.1:9/lesson.mp4"  # nothing answers'}
-    timings = run_notebooks(out_dir=tmp_path / "executed", workdir=work, quick=True, overrides=unreachable)
+    overrides = {
+        "*": SOLUTIONS_SMOKE,  # the exercises' solutions: one epoch, at most 32 clips
+        "08_predict_on_youtube_videos": 'VIDEO_URL = "http://127.0.0.1:9/lesson.mp4"  # nothing answers',
+    }
+    timings = run_notebooks(out_dir=tmp_path / "executed", workdir=work, quick=True, overrides=overrides)
     assert [name for name, _ in timings] == [p.stem for p in PATHS]
     assert (work / "data" / "cache_demo_20x64.npz").is_file()
-    for model in ("convlstm", "lrcn", "baseline", "pretrained"):
+    for model in ("convlstm", "lrcn", "baseline", "pretrained", "single_frame", "early_fusion", "slow_fusion"):
         assert (work / "models" / f"{model}.keras").is_file()
     table = (work / "models" / "comparison.md").read_text()
     assert all(f"| {m} |" in table for m in ("convlstm", "lrcn", "baseline", "pretrained"))
+    approaches = (work / "models" / "approaches.md").read_text().splitlines()
+    assert [row.split(" | ")[1] for row in approaches[2:]] == list(har.APPROACHES)  # every approach, in order
+    untrained = next(row for row in approaches if "| pretrained |" in row)
+    assert "not measured: no ImageNet weights" in untrained  # quick mode builds the backbone with weights=None
+    assert all(re.search(r"\| \d+\.\d% \| \d+\.\d% \|$", row) for row in approaches[2:] if row is not untrained)
     video = work / "data" / "videos" / "demo_actions.lrcn.mp4"
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 240
@@ -224,16 +278,20 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     for name, notebook in executed.items():
         outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
         assert np.all([o.get("output_type") != "error" for o in outputs]), name
+        solutions = [c for c in notebook["cells"] if is_solution(c)]
+        assert len(solutions) >= 3 and all(c["execution_count"] for c in solutions), name  # every solution ran
     figures = [
         ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
         ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
         ("05_lrcn", "plot_model_diagram("),
+        ("06_approaches", "plot_model_diagram("),  # the slow-fusion diagram
+        ("06_approaches", "plot_approaches("),  # the approaches, as one chart
         ("03_train_test_split", "The same model on both splits"),  # the leak, as bars
-        ("06_compare_and_evaluate", "plot_per_class_f1("),
-        ("06_compare_and_evaluate", "'s mistakes"),  # the best model's mistakes as frame strips
-        ("06_compare_and_evaluate", "plot_learning_curve("),  # measured on real clips, drawn in quick mode too
-        ("07_predict_on_youtube_videos", "plot_label_timeline(result)"),
-        ("07_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
+        ("07_compare_and_evaluate", "plot_per_class_f1("),
+        ("07_compare_and_evaluate", "'s mistakes"),  # the best model's mistakes as frame strips
+        ("07_compare_and_evaluate", "plot_learning_curve("),  # measured on real clips, drawn in quick mode too
+        ("08_predict_on_youtube_videos", "plot_label_timeline(result)"),
+        ("08_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
     ]
     for name, marker in figures:
         outputs = code_cell(executed[name], marker)["outputs"]
@@ -242,17 +300,21 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert "the same frames as frames_extraction: True" in printed["02_frame_extraction_and_dataset"]
     assert "x faster" in printed["02_frame_extraction_and_dataset"]
     assert "bytes per clip" in printed["02_frame_extraction_and_dataset"]
-    assert "the speed of the tutorial's loop" in printed["07_predict_on_youtube_videos"]
-    lesson = printed["07_predict_on_youtube_videos"]
+    assert "the speed of the tutorial's loop" in printed["08_predict_on_youtube_videos"]
+    lesson = printed["08_predict_on_youtube_videos"]
     assert "the video URL failed: could not download http://127.0.0.1:9/lesson.mp4" in lesson
     assert "video from a video made offline" in lesson and "SystemExit" not in lesson
     assert "top 3:" in lesson  # the whole-video answer lists its top 3, sure or unsure
     assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
     assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
+    assert re.search(r"slow_fusion: \d+ epochs, best validation accuracy \d+\.\d%", printed["06_approaches"])
+    assert re.search(r"8 frames: \d+\.\d%; 20 frames: \d+\.\d%", printed["04_convlstm"])  # solutions' answers
+    assert "late fusion: " in printed["05_lrcn"] and "fine_tune_layers=60: " in printed["05_lrcn"]
+    assert re.search(r"\(2\+1\)-D slow fusion: \d+\.\d% on the test clips", printed["06_approaches"])
     leak = printed["03_train_test_split"]  # the leak, measured on the demo in UCF50's layout
     assert "UCF50's layout: 192 clips, 4 classes, 16 groups" in leak
     assert re.search(r"nearest look: the random split reports [+-]\d+\.\d points more than the group split", leak)
-    evaluation = printed["06_compare_and_evaluate"]
+    evaluation = printed["07_compare_and_evaluate"]
     assert re.search(r"best on validation: \w+; on the test clips \d+\.\d%", evaluation)
     assert re.search(r"\w+ gets \d+ of 32 test clips wrong", evaluation)
     assert not [name for name, text in printed.items() if "triggered tf.function retracing" in text]

@@ -31,7 +31,11 @@ def naive_window_probabilities(predictor, path, ends):
     return np.array([predictor.model.predict_on_batch(np.array(small[e - T + 1 : e + 1])[None])[0] for e in ends])
 
 
-@pytest.mark.parametrize(("name", "per_frame"), [("lrcn", True), ("baseline", True), ("convlstm", False)])
+@pytest.mark.parametrize(
+    ("name", "per_frame"),
+    [("lrcn", True), ("baseline", True), ("convlstm", False)]
+    + [(name, False) for name in ("single_frame", "early_fusion", "slow_fusion")],  # whole windows, batched
+)
 def test_windows_match_the_naive_loop_across_chunk_boundaries(bundles, video, name, per_frame):
     predictor = Predictor.load(bundles[name])
     assert predictor.per_frame is per_frame

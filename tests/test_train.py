@@ -153,6 +153,44 @@ def test_training_lowers_the_loss_and_writes_a_bundle(tmp_path, small_cache):
     )
 
 
+@pytest.mark.parametrize("name", ["single_frame", "early_fusion", "slow_fusion"])
+def test_the_approaches_of_notebook_06_train_with_a_falling_loss(tmp_path, small_cache, name):
+    from har.models import build_model
+
+    dataset, _ = small_cache
+    split = make_split("group", dataset.labels, dataset.groups)
+    set_seed(27)
+    out = tmp_path / f"{name}.keras"
+    result = train_model(
+        build_model(name, len(dataset.classes), 8), dataset, split.train, split.test,
+        epochs=6, patience=6, learning_rate=3e-3, out=out, verbose=0,
+    )  # fmt: skip
+    losses = result.history["loss"]
+    assert len(losses) == 6 and min(losses[-2:]) < losses[0], losses
+    metadata = read_metadata(out)
+    assert metadata["model"] == name
+    assert metadata["epoch_seconds"] == pytest.approx(np.median(result.history["epoch_seconds"]), abs=0.01)
+
+
+def test_fit_split_can_train_on_a_few_clips_for_a_quick_run(small_cache):
+    """The exercises' solutions run in CI on at most 32 clips: max_clips draws that many of each side, seeded."""
+    from har.splits import validation_split
+    from har.train import fit_split
+
+    dataset, _ = small_cache
+    split = make_split("group", dataset.labels, dataset.groups)
+    inner = validation_split(split, dataset.labels, dataset.groups)
+    runs = []
+    for _ in range(2):
+        set_seed(27)
+        runs.append(fit_split(baseline(len(dataset.classes), 8), dataset, split, epochs=1, max_clips=6, verbose=0))
+    first = runs[0]
+    assert len(first.fit_indices) == 6 and set(first.fit_indices) <= set(inner.train)
+    assert 0 < len(first.val_indices) <= 6 and set(first.val_indices) <= set(inner.test)
+    np.testing.assert_array_equal(first.fit_indices, runs[1].fit_indices)  # the same clips for the same seed
+    assert len(first.history["loss"]) == 1
+
+
 def test_bundle_round_trip_gives_identical_predictions(tmp_path, small_cache):
     dataset, _ = small_cache
     model = lrcn(len(dataset.classes), 8)
