@@ -110,29 +110,30 @@ def summarise(runs: list[dict]) -> str:
 def summarise_approaches(runs: list[dict]) -> str:
     """The approaches table of notebook 06 on these runs (group split): size, costs and accuracy, mean ± sd.
 
-    Seconds per epoch and clips/s are medians over the splits; runs from before they were recorded are left out.
+    One row per model and epoch cap, in ``APPROACHES`` order. Seconds per epoch and clips/s are medians over the
+    splits; runs from before they were recorded are left out.
     """
     from har.models import APPROACHES
 
     lines = [
-        "| approach | model | parameters | s / training epoch | clips/s predicted | test accuracy, mean ± sd "
-        "| per split |",
-        "|---" * 7 + "|",
+        "| approach | model | epochs (cap) | parameters | s / training epoch | clips/s predicted "
+        "| test accuracy, mean ± sd | per split |",
+        "|---" * 8 + "|",
     ]
-    for model in [m for m in APPROACHES if any(r["model"] == m for r in runs)]:
-        chosen = sorted((r for r in runs if r["model"] == model and r["split"] == "group" and "parameters" in r),
-                        key=lambda r: r["seed"])  # fmt: skip
-        if not chosen:
-            continue
-        accuracies = [100 * r["accuracy"] for r in chosen]
-        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-        lines.append(
-            f"| {APPROACHES[model]} | {model} | {chosen[0]['parameters']:,} "
-            f"| {statistics.median(r['epoch_seconds'] for r in chosen):.1f} "
-            f"| {statistics.median(r['clips_per_second'] for r in chosen):.0f} "
-            f"| **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** (n={len(chosen)}) "
-            f"| {', '.join(f'{a:.0f}' for a in accuracies)} |"
-        )
+    for model in APPROACHES:
+        measured = [r for r in runs if r["model"] == model and r["split"] == "group" and "parameters" in r]
+        for cap in sorted({r["epochs_cap"] for r in measured}):
+            chosen = sorted((r for r in measured if r["epochs_cap"] == cap), key=lambda r: r["seed"])
+            accuracies = [100 * r["accuracy"] for r in chosen]
+            spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+            epochs = ", ".join(str(r["epochs_run"]) for r in chosen)
+            lines.append(
+                f"| {APPROACHES[model]} | {model} | {epochs} ({cap}) | {chosen[0]['parameters']:,} "
+                f"| {statistics.median(r['epoch_seconds'] for r in chosen):.1f} "
+                f"| {statistics.median(r['clips_per_second'] for r in chosen):.0f} "
+                f"| **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** (n={len(chosen)}) "
+                f"| {', '.join(f'{a:.0f}' for a in accuracies)} |"
+            )
     return "\n".join(lines)
 
 
