@@ -85,6 +85,14 @@ def run_one(
     }
 
 
+def _accuracy_cells(runs: list[dict]) -> tuple[str, str]:
+    """Two table cells of runs' test accuracy: "**mean % ± sd** (n=N)", and every run's, in order."""
+    accuracies = [100 * r["accuracy"] for r in runs]
+    spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+    mean = f"**{statistics.mean(accuracies):.1f} % ± {spread:.1f}** (n={len(runs)})"
+    return mean, ", ".join(f"{a:.0f}" for a in accuracies)
+
+
 def summarise(runs: list[dict]) -> str:
     """A Markdown table: mean ± standard deviation of test accuracy per model and split kind, and each split's."""
     lines = [
@@ -95,15 +103,10 @@ def summarise(runs: list[dict]) -> str:
     for model, kind, cap in keys:
         chosen = sorted((r for r in runs if (r["model"], r["split"], r["epochs_cap"]) == (model, kind, cap)),
                         key=lambda r: r["seed"])  # fmt: skip
-        accuracies = [100 * r["accuracy"] for r in chosen]
-        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
-        per_split = ", ".join(f"{a:.0f}" for a in accuracies)
+        accuracy, per_split = _accuracy_cells(chosen)
         epochs = ", ".join(str(r["epochs_run"]) for r in chosen) + f" ({cap})"
         trained = statistics.mean(100 * r["train_accuracy"] for r in chosen)
-        lines.append(
-            f"| {model} | {kind} | **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** "
-            f"(n={len(chosen)}) | {per_split} | {epochs} | {trained:.0f} % |"
-        )
+        lines.append(f"| {model} | {kind} | {accuracy} | {per_split} | {epochs} | {trained:.0f} % |")
     return "\n".join(lines)
 
 
@@ -124,15 +127,12 @@ def summarise_approaches(runs: list[dict]) -> str:
         measured = [r for r in runs if r["model"] == model and r["split"] == "group" and "parameters" in r]
         for cap in sorted({r["epochs_cap"] for r in measured}):
             chosen = sorted((r for r in measured if r["epochs_cap"] == cap), key=lambda r: r["seed"])
-            accuracies = [100 * r["accuracy"] for r in chosen]
-            spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+            accuracy, per_split = _accuracy_cells(chosen)
             epochs = ", ".join(str(r["epochs_run"]) for r in chosen)
             lines.append(
                 f"| {APPROACHES[model]} | {model} | {epochs} ({cap}) | {chosen[0]['parameters']:,} "
                 f"| {statistics.median(r['epoch_seconds'] for r in chosen):.1f} "
-                f"| {statistics.median(r['clips_per_second'] for r in chosen):.0f} "
-                f"| **{statistics.mean(accuracies):.1f} % ± {spread:.1f}** (n={len(chosen)}) "
-                f"| {', '.join(f'{a:.0f}' for a in accuracies)} |"
+                f"| {statistics.median(r['clips_per_second'] for r in chosen):.0f} | {accuracy} | {per_split} |"
             )
     return "\n".join(lines)
 

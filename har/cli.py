@@ -160,7 +160,7 @@ def _train(args: argparse.Namespace) -> None:
 
     _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
-    from har.models import build_model
+    from har.models import build_metadata, build_model
     from har.splits import make_split
     from har.train import check_training_arguments, fit_split, set_seed, training_strategy
 
@@ -169,7 +169,6 @@ def _train(args: argparse.Namespace) -> None:
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     set_seed(args.seed)
     options = {"weights": None} if args.model == "pretrained" and args.no_download else {}
-    backbone = {"backbone_weights": options.get("weights", "imagenet")} if args.model == "pretrained" else {}
     with training_strategy().scope():
         model = build_model(args.model, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
     print(f"{dataset.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
@@ -177,7 +176,7 @@ def _train(args: argparse.Namespace) -> None:
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
         time_jitter=args.time_jitter,
-        metadata={"cache": str(args.cache), "test_size": args.test_size, **backbone},
+        metadata={"cache": str(args.cache), "test_size": args.test_size, **build_metadata(args.model, **options)},
     )  # fmt: skip
     from har.evaluate import evaluate_model
 

@@ -142,8 +142,7 @@ def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str
         else:
             row += f" {f.evaluation.accuracy:.1%} |"
             if pairs:
-                pair = f.evaluation.pair_accuracy(pairs)
-                row += f" {pair:.1%} |" if pair is not None else " – |"
+                row += _pair_cell(f.evaluation, pairs)
         lines.append(row)
     return "\n".join(lines)
 
@@ -155,6 +154,12 @@ def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size
     return Evaluation(list(dataset.classes), dataset.labels[indices], probabilities)
 
 
+def _pair_cell(evaluation: Evaluation, pairs: Sequence[tuple[str, str]]) -> str:
+    """A table cell of motion-pair accuracy, "–" when no clip was put in its pair."""
+    pair = evaluation.pair_accuracy(pairs)
+    return f" {pair:.1%} |" if pair is not None else " – |"
+
+
 def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, str]] = ()) -> str:
     """A Markdown table: accuracy, top-2 accuracy and (with ``pairs``) motion-pair accuracy per model."""
     header = "| model | accuracy | top-2 accuracy |" + (" motion-pair accuracy |" if pairs else "")
@@ -162,8 +167,7 @@ def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, 
     for name, evaluation in results.items():
         row = f"| {name} | {evaluation.accuracy:.1%} | {evaluation.top_k_accuracy(2):.1%} |"
         if pairs:
-            pair = evaluation.pair_accuracy(pairs)
-            row += f" {pair:.1%} |" if pair is not None else " – |"
+            row += _pair_cell(evaluation, pairs)
         lines.append(row)
     return "\n".join(lines)
 

@@ -193,6 +193,15 @@ def pretrained(
     return keras.Model(inputs, outputs, name="pretrained")
 
 
+def build_metadata(name: str, **options) -> dict:
+    """What a bundle records of how ``build_model(name, ..., **options)`` built the model.
+
+    For the pretrained model, its backbone's weights (``"imagenet"``, ``pretrained``'s default, or ``None`` when
+    built without them): notebook 06 shows no accuracy for a backbone that never had ImageNet's weights.
+    """
+    return {"backbone_weights": options.get("weights", "imagenet")} if name == "pretrained" else {}
+
+
 def build_model(
     name: str, num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64), **kwargs
 ) -> keras.Model:

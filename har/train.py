@@ -364,7 +364,7 @@ def find_or_train(
     """
     from har.bundle import bundle_mismatch, read_metadata, trained_on
     from har.dataset import load_dataset
-    from har.models import build_model
+    from har.models import build_metadata, build_model
     from har.splits import group_split
 
     out = Path(out)
@@ -381,9 +381,7 @@ def find_or_train(
     set_seed(seed)
     with training_strategy().scope():
         model = build_model(name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
-    backbone = {"backbone_weights": options.get("weights", "imagenet")} if name == "pretrained" else {}
-    result = fit_split(
-        model, dataset, split, epochs=epochs, seed=seed, out=out, verbose=0, augment=True, metadata=backbone
-    )
+    result = fit_split(model, dataset, split, epochs=epochs, seed=seed, out=out, verbose=0, augment=True,
+                       metadata=build_metadata(name, **options))  # fmt: skip
     print(f"trained in {time.perf_counter() - start:.0f} s ({len(result.history['loss'])} epochs) -> {out}")
     return out

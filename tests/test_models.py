@@ -11,6 +11,7 @@ from har.models import (
     APPROACHES,
     MODEL_NAMES,
     baseline,
+    build_metadata,
     build_model,
     convlstm,
     early_fusion,
@@ -69,6 +70,12 @@ def test_approach_sizes():
 def test_every_model_has_an_approach():
     assert set(APPROACHES) == set(MODEL_NAMES)
     assert list(APPROACHES)[:2] == ["single_frame", "baseline"]  # no time first
+
+
+def test_bundles_record_whether_a_backbone_had_its_imagenet_weights():
+    assert build_metadata("pretrained") == {"backbone_weights": "imagenet"}  # pretrained()'s default
+    assert build_metadata("pretrained", weights=None) == {"backbone_weights": None}
+    assert build_metadata("lrcn") == {}
 
 
 def test_tutorial_sizes():
