@@ -30,7 +30,11 @@ TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
 #: (class, group) as UCF50 does.
 DEMO_LAYOUTS = ("shared", "ucf50")
 #: The models ``har.models.build_model`` builds by name (``python -m har train --model``).
-MODEL_NAMES = ("convlstm", "lrcn", "baseline", "pretrained", "single_frame", "early_fusion", "slow_fusion")
+MODEL_NAMES = (
+    "convlstm", "lrcn", "baseline", "pretrained", "single_frame", "early_fusion", "slow_fusion", "two_stream",
+)  # fmt: skip
+#: The models that read each frame's optical flow too: they need a dataset cache built with flow.
+FLOW_MODELS = ("two_stream",)
 #: The approach each model stands for, in the order the approaches notebook (06) compares them: from no time at
 #: all to time in every layer. Single, late, early and slow fusion are the four of Karpathy et al. (2014).
 APPROACHES = {
@@ -41,6 +45,7 @@ APPROACHES = {
     "lrcn": "CNN + LSTM (LRCN)",
     "convlstm": "ConvLSTM",
     "pretrained": "pretrained CNN + LSTM",
+    "two_stream": "two streams (frames + flow)",
 }
 #: Where the UCF50 archive lives (about 6.6 GB).
 UCF50_URL = "https://www.crcv.ucf.edu/data/UCF50.rar"
@@ -50,6 +55,7 @@ from har.errors import HarError  # noqa: E402
 __all__ = [
     "APPROACHES",
     "DEMO_LAYOUTS",
+    "FLOW_MODELS",
     "IMAGE_HEIGHT",
     "IMAGE_WIDTH",
     "MODEL_NAMES",

@@ -117,14 +117,16 @@ def bundle_mismatch(metadata: dict, dataset) -> str | None:
 
 
 def trained_on(metadata: dict, dataset) -> bool:
-    """True when the bundle was trained on this very dataset cache (same clips and settings)."""
-    fingerprint = dataset.settings.get("fingerprint")
-    return fingerprint is not None and metadata.get("data_fingerprint") == fingerprint
+    """True when the bundle was trained on this very dataset cache (same clips and settings; flow added or not)."""
+    from har.dataset import same_frames
+
+    return same_frames(metadata.get("data_fingerprint"), dataset)
 
 
 def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
     """Load a bundle: the Keras model (safe mode on) and its metadata. Raises ``BundleError`` for other files."""
     metadata = read_metadata(path)
+    import har.models  # noqa: F401  (registers the course's own layers, such as Channels)
     from har.backend import keras
 
     try:
@@ -132,7 +134,10 @@ def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
     except Exception as error:
         reason = " ".join(str(error).split())[:300]  # Keras' messages run over many lines
         raise BundleError(f"{path}: Keras cannot load this model ({type(error).__name__}: {reason})") from None
-    expected = (None, metadata["sequence_length"], *metadata["image_size"], 3)
+    from har.video import FLOW_CHANNELS
+
+    channels = model.input_shape[-1] if model.input_shape[-1] in (3, FLOW_CHANNELS) else 3  # RGB, or RGB + flow
+    expected = (None, metadata["sequence_length"], *metadata["image_size"], channels)
     if tuple(model.input_shape) != expected or model.output_shape[-1] != len(metadata["classes"]):
         raise BundleError(
             f"{path}: its {METADATA_NAME} does not match the model (the model takes {tuple(model.input_shape)[1:]} "

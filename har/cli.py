@@ -16,7 +16,16 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from har import DEMO_LAYOUTS, IMAGE_HEIGHT, MODEL_NAMES, SEQUENCE_LENGTH, TIME_JITTER, UCF50_URL, HarError
+from har import (
+    DEMO_LAYOUTS,
+    FLOW_MODELS,
+    IMAGE_HEIGHT,
+    MODEL_NAMES,
+    SEQUENCE_LENGTH,
+    TIME_JITTER,
+    UCF50_URL,
+    HarError,
+)  # fmt: skip
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -144,6 +153,7 @@ def _build_dataset(args: argparse.Namespace) -> None:
         image_size=args.image_size,
         workers=args.workers,
         allow_short=args.allow_short,
+        flow=args.flow,
     )
     if report.stray:
         print(f"ignored {len(report.stray)} file(s) that are not clips, e.g. {report.stray[0]}")
@@ -160,6 +170,10 @@ def _train(args: argparse.Namespace) -> None:
 
     _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
+    if args.model in FLOW_MODELS:
+        from har.video import FLOW_CHANNELS
+
+        dataset.inputs(FLOW_CHANNELS)  # a cache without optical flow fails here, in one line
     from har.models import build_metadata, build_model
     from har.splits import make_split
     from har.train import check_training_arguments, fit_split, set_seed, training_strategy
@@ -337,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
     )
+    p.add_argument("--flow", action="store_true", help="also store each frame's optical flow (for --model two_stream)")
 
     from har.splits import DEFAULT_SEED
 

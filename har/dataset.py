@@ -2,7 +2,9 @@
 
 The cache holds ``frames`` uint8 ``[N, T, H, W, 3]`` (RGB), ``labels`` int ``[N]``, ``groups`` int ``[N]``,
 ``classes`` str ``[K]``, ``paths`` str ``[N]`` (relative to the dataset root) and ``frame_counts`` int ``[N]``
-(the frames each clip really has, 0 where unknown), and loads with
+(the frames each clip really has, 0 where unknown); a cache built with ``flow=True`` also holds ``flow`` uint8
+``[N, T, H, W, 2]``, each frame's optical flow for the two-stream model (``har.video.FlowMaker``: 2 bytes a pixel
+where float32 flow would take 8). It loads with
 ``numpy.load(path, allow_pickle=False)``. Frames stay uint8: all 50 UCF50 classes at 20x64x64 take
 about 1.6 GB, where float32 would take four times that. Scaling to [0, 1] is the model's job.
 """
@@ -41,6 +43,7 @@ class Dataset:
     paths: list[str]
     settings: dict = field(default_factory=dict)
     frame_counts: np.ndarray | None = None  # frames each clip has (0: unknown); None for caches before format 2
+    flow: np.ndarray | None = None  # uint8 [N, T, H, W, 2] optical flow (built with flow=True), else None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -68,10 +71,49 @@ class Dataset:
 
     def summary(self) -> str:
         """One line: clips, classes, groups, shape and memory."""
+        flow = "" if self.flow is None else f", optical flow {self.flow.nbytes / 2**20:.1f} MiB"
         return (
             f"{len(self)} clips, {len(self.classes)} classes, {len(np.unique(self.groups))} groups, "
-            f"frames {tuple(self.frames.shape)} uint8 ({self.frames.nbytes / 2**20:.1f} MiB)"
+            f"frames {tuple(self.frames.shape)} uint8 ({self.frames.nbytes / 2**20:.1f} MiB{flow})"
         )
+
+    def inputs(self, channels: int = 3):
+        """What a model taking clips of ``channels`` channels is fed: the frames (3), or frames with flow (5).
+
+        With flow, a ``FramesWithFlow`` view that joins the two a batch at a time, so the dataset is never copied.
+        Raises ``DatasetError`` when the model reads flow and the cache has none.
+        """
+        from har.video import FLOW_CHANNELS
+
+        if channels == 3:
+            return self.frames
+        if channels != FLOW_CHANNELS:
+            raise DatasetError(f"a model reading {channels} channels per frame: the dataset has 3 (RGB) or 5 (flow)")
+        if self.flow is None:
+            raise DatasetError(
+                "this model reads optical flow, and the dataset cache has none: build it with flow "
+                "(build_dataset(..., flow=True), or `python -m har build-dataset --flow`)"
+            )
+        return FramesWithFlow(self.frames, self.flow)
+
+
+class FramesWithFlow:
+    """Frames ``[N, T, H, W, 3]`` and flow ``[N, T, H, W, 2]`` seen as one array ``[N, T, H, W, 5]``.
+
+    Indexing with clip indices returns those clips joined (a copy of the batch only); ``shape``, ``dtype`` and
+    ``len`` are those of the joined array. What ``Dataset.inputs(5)`` gives the pipeline and the evaluation.
+    """
+
+    def __init__(self, frames: np.ndarray, flow: np.ndarray):
+        self.frames, self.flow = frames, flow
+        self.shape = (*frames.shape[:-1], frames.shape[-1] + flow.shape[-1])
+        self.dtype = frames.dtype
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.concatenate([self.frames[index], self.flow[index]], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -167,6 +209,19 @@ def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
     return digest.hexdigest()
 
 
+def _fingerprints(dataset: Dataset, with_flow_only: bool = False) -> set[str]:
+    """The fingerprints of the builds a cache answers: its own, and (with flow) the same build without flow."""
+    own = {dataset.settings.get("fingerprint")}
+    if not with_flow_only:
+        own.add(dataset.settings.get("fingerprint_without_flow"))
+    return own - {None}
+
+
+def same_frames(fingerprint: str | None, dataset: Dataset) -> bool:
+    """True when ``fingerprint`` (a bundle's ``data_fingerprint``) names this dataset's frames, flow or no flow."""
+    return fingerprint is not None and fingerprint in _fingerprints(dataset)
+
+
 def build_dataset(
     root: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -178,6 +233,7 @@ def build_dataset(
     allow_short: bool = False,
     progress: bool = True,
     extractor: str = "har.video:extract_frames",
+    flow: bool = False,
 ) -> BuildReport:
     """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
 
@@ -188,7 +244,8 @@ def build_dataset(
     The array is preallocated as uint8, so peak memory stays close to the final size. The cache is written
     atomically; when ``out`` already holds a cache of the same files and settings, it is loaded instead.
     ``extractor`` names the function the workers run per clip (``"module:function"``, called like
-    ``har.video.extract_frames``): a plug-in decoder, or a test's.
+    ``har.video.extract_frames``): a plug-in decoder, or a test's. ``flow`` also computes and stores each frame's
+    optical flow (for the two-stream model), in the same pass; a cache with flow serves a request without.
     """
     from tqdm.auto import tqdm
 
@@ -207,13 +264,19 @@ def build_dataset(
         "allow_short": allow_short,
         "colour_order": "RGB",
     }
+    if flow:
+        from har.video import FLOW_MAX_SIDE, FLOW_UNITS
+
+        settings["flow"] = {"method": "DIS fast", "max_side": FLOW_MAX_SIDE, "units_per_pixel": FLOW_UNITS}
     fingerprint = _fingerprint(clips, settings)
+    without_flow = _fingerprint(clips, {k: v for k, v in settings.items() if k != "flow"})
     if out is not None and Path(out).exists():
         try:
             cached = load_dataset(out)
         except DatasetError:
             cached = None
-        if cached is not None and cached.settings.get("fingerprint") == fingerprint:
+        # A cache with flow serves a request without it: the same frames, and the flow left unused.
+        if cached is not None and fingerprint in _fingerprints(cached, with_flow_only=flow):
             if progress:
                 print(f"Cache {out} is up to date: {cached.summary()}")
             skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
@@ -221,6 +284,7 @@ def build_dataset(
             return BuildReport(cached, skipped, stray, reused=True, dropped_classes=dropped)
 
     frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
+    flows = np.empty((len(clips), sequence_length, *image_size, 2), dtype=np.uint8) if flow else None
     keep = np.zeros(len(clips), dtype=bool)
     counts = np.zeros(len(clips), dtype=np.int64)
     reasons: dict[int, str] = {}
@@ -229,7 +293,7 @@ def build_dataset(
         extractor,
         jobs,
         workers=workers or os.cpu_count() or 1,
-        kwargs={"allow_short": allow_short, "with_count": True},
+        kwargs={"allow_short": allow_short, "with_count": True, **({"flow": True} if flow else {})},
         retry_kwargs={"backend": "ffmpeg"},
         what=[c.relative for c in clips],
     )
@@ -238,7 +302,9 @@ def build_dataset(
             if error is None:
                 if isinstance(clip_frames, tuple):  # (frames, frames decoded); a plug-in may give frames only
                     clip_frames, counts[i] = clip_frames
-                frames[i] = clip_frames
+                frames[i] = clip_frames[..., :3]
+                if flows is not None:
+                    flows[i] = clip_frames[..., 3:]
                 keep[i] = True
             else:
                 reasons[i] = str(error).removeprefix(f"{jobs[i][0]}: ").removeprefix(f"{clips[i].relative}: ")
@@ -252,7 +318,10 @@ def build_dataset(
         for new, old in enumerate(kept):
             if new != old:
                 frames[new] = frames[old]
+                if flows is not None:
+                    flows[new] = flows[old]
         frames = frames[: len(kept)]
+        flows = None if flows is None else flows[: len(kept)]
     # A class without a single usable clip would be a label no model can learn: leave it out, and say so.
     present = {clips[i].class_name for i in kept}
     dropped = [name for name in class_names if name not in present]
@@ -270,7 +339,14 @@ def build_dataset(
         classes=class_names,
         paths=[clips[i].relative for i in kept],
         frame_counts=counts[kept],
-        settings={**settings, "fingerprint": fingerprint, "skipped": skipped, "dropped_classes": dropped},
+        flow=flows,
+        settings={
+            **settings,
+            "fingerprint": fingerprint,
+            "fingerprint_without_flow": without_flow,
+            "skipped": skipped,
+            "dropped_classes": dropped,
+        },
     )
     if progress:
         for relative, reason in skipped:
@@ -296,6 +372,7 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
             classes=np.array(dataset.classes, dtype=str),
             paths=np.array(dataset.paths, dtype=str),
             **({} if dataset.frame_counts is None else {"frame_counts": np.asarray(dataset.frame_counts, np.int64)}),
+            **({} if dataset.flow is None else {"flow": dataset.flow}),
             settings=np.array(json.dumps(dataset.settings)),
         )
     return Path(path)
@@ -347,6 +424,9 @@ def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
     counts = arrays.get("frame_counts")
     if counts is not None and (counts.shape != labels.shape or not np.issubdtype(counts.dtype, np.integer)):
         raise DatasetError(f"{path}: frame_counts must be integers [N], got {counts.dtype} {counts.shape}")
+    flow = arrays.get("flow")
+    if flow is not None and (flow.dtype != np.uint8 or flow.shape != (*frames.shape[:-1], 2)):
+        raise DatasetError(f"{path}: flow must be uint8 [N, T, H, W, 2] like its frames, got {flow.dtype} {flow.shape}")
     settings: dict = {}
     if "settings" in arrays:
         try:
@@ -363,4 +443,5 @@ def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:
         paths=[str(p) for p in arrays["paths"]],
         settings=settings,
         frame_counts=None if counts is None else counts.astype(np.int64),
+        flow=flow,
     )

@@ -150,7 +150,7 @@ def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str
 def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:
     """Evaluate ``model`` on the clips ``indices`` of a ``har.dataset.Dataset`` (all clips by default)."""
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
-    probabilities = predict_clips(model, dataset.frames, indices, batch_size)
+    probabilities = predict_clips(model, dataset.inputs(model.input_shape[-1]), indices, batch_size)
     return Evaluation(list(dataset.classes), dataset.labels[indices], probabilities)
 
 

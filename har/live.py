@@ -33,7 +33,7 @@ import numpy as np
 
 from har.errors import HarError, VideoError
 from har.predict import Predictor
-from har.video import VideoSource, open_reader, to_model_frame
+from har.video import VideoSource, open_reader
 
 #: Frame rate of the labelled video when the source does not say (frames passed in as arrays).
 DEFAULT_FPS = 25.0
@@ -115,16 +115,16 @@ def _label(
 ) -> Iterator[LiveFrame]:  # fmt: skip
     from har.predict import _chunks, _limited, draw_prediction
 
-    size, classes = predictor.image_size, predictor.classes
+    classes = predictor.classes
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
     last = np.array([span - 1])  # the window ends at the newest of the `span` codes kept
     encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
     recent: deque[np.ndarray] = deque(maxlen=smooth)  # the last windows' probabilities
     shown = None
     index = 0
+    convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     for chunk in _chunks(_limited(frames, max_frames), batch):
-        small = np.stack([to_model_frame(frame, size) for frame in chunk])
-        codes = predictor.encode(small, batch_size=batch)  # each frame through the per-frame layers once
+        codes = predictor.encode(convert(chunk), batch_size=batch)  # each frame through the per-frame layers once
         for frame, code in zip(chunk, codes, strict=True):
             encoded.append(code)
             classified = index >= span - 1 and (index - span + 1) % stride == 0

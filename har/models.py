@@ -67,26 +67,31 @@ def lrcn(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int
     return model
 
 
+def _conv_layers() -> list:
+    """The convolutions of the frame-based approaches: Conv2D 16 -> 32 -> 64 (3x3, relu), pooled, then averaged."""
+    return [
+        layers.Conv2D(16, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.GlobalAveragePooling2D(),
+    ]
+
+
 def _frame_cnn(image_size: tuple[int, int], channels: int, num_classes: int, name: str) -> keras.Sequential:
     """The small 2-D CNN of the frame-based approaches: Conv2D 16 -> 32 -> 64, global pooling, softmax.
 
     ``channels`` is 3 for one frame (single frame, late fusion) and 3 T for frames stacked on the channel axis
     (early fusion): the same layers, so those approaches differ only in what reaches the first convolution.
     """
-    return keras.Sequential(
-        [
-            keras.Input(shape=(*image_size, channels)),
-            layers.Conv2D(16, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(32, 3, padding="same", activation="relu"),
-            layers.MaxPooling2D(2),
-            layers.Conv2D(64, 3, padding="same", activation="relu"),
-            layers.GlobalAveragePooling2D(),
-            layers.Dropout(0.25),
-            layers.Dense(num_classes, activation="softmax"),
-        ],
-        name=name,
-    )
+    head = [layers.Dropout(0.25), layers.Dense(num_classes, activation="softmax")]
+    return keras.Sequential([keras.Input(shape=(*image_size, channels)), *_conv_layers(), *head], name=name)
+
+
+def _frame_features(image_size: tuple[int, int], channels: int, name: str) -> keras.Sequential:
+    """``_frame_cnn`` without its classifier: the 64 averaged features of its last convolution (a stream)."""
+    return keras.Sequential([keras.Input(shape=(*image_size, channels)), *_conv_layers()], name=name)
 
 
 def baseline(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
@@ -156,6 +161,58 @@ def slow_fusion(num_classes: int, sequence_length: int = 20, image_size: tuple[i
     return model
 
 
+@keras.saving.register_keras_serializable(package="har")
+class Channels(layers.Layer):
+    """The channels ``[start, stop)`` of its input's last axis: a clip's RGB (0-3) or its optical flow (3-5).
+
+    Keras has no layer that slices channels, and a ``Lambda`` would not load in safe mode; this one saves and
+    loads with the model (``har.bundle.load_bundle`` imports this module first).
+    """
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, inputs):
+        return inputs[..., self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.stop - self.start)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+def two_stream(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
+    """Two streams: a frame stream on the middle frame, a flow stream on the stacked optical flow, fused by a layer.
+
+    The clips carry five channels, RGB and the flow's x and y (``har.video.FlowMaker``; build the dataset with
+    ``flow=True``). The frame stream is the single-frame model's CNN; the flow stream stacks the T flow fields on
+    the channel axis (2T channels) into the same convolutions, as Simonyan and Zisserman (2014) stacked theirs. The
+    two streams' 64 features each are concatenated and one softmax reads them, so training learns how much each
+    stream counts: on the real sample that scored 16 points above averaging the two streams' scores
+    (``benchmarks/bench_flow.py``).
+    """
+    from har.video import FLOW_CHANNELS, FLOW_UNITS
+
+    middle = sequence_length // 2
+    clips = keras.Input(shape=(sequence_length, *image_size, FLOW_CHANNELS), dtype="uint8", name="frames")
+    x = layers.Rescaling(1 / 255, name="scale")(clips)  # all five channels to [0, 1] first, as every model does
+    frame = layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame")(x)
+    frame = layers.Reshape((*image_size, FLOW_CHANNELS), name="one_frame")(frame)
+    frame = Channels(0, 3, name="rgb")(frame)
+    frame = _frame_features(image_size, 3, "frame_stream")(frame)
+    flow = Channels(3, FLOW_CHANNELS, name="flow")(x)
+    flow = layers.Rescaling(255 / FLOW_UNITS, offset=-128 / FLOW_UNITS, name="to_pixels")(flow)  # displacement
+    flow = layers.Permute((2, 3, 1, 4), name="time_last")(flow)  # [T, H, W, 2] -> [H, W, T, 2]
+    flow = layers.Reshape((*image_size, 2 * sequence_length), name="stack_flow")(flow)
+    flow = _frame_features(image_size, 2 * sequence_length, "flow_stream")(flow)
+    both = layers.Concatenate(name="fuse")([frame, flow])
+    both = layers.Dropout(0.25, name="dropout")(both)
+    scores = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classify")(both)
+    return keras.Model(clips, scores, name="two_stream")
+
+
 def pretrained(
     num_classes: int,
     sequence_length: int = 20,
@@ -214,6 +271,7 @@ def build_model(
         "single_frame": single_frame,
         "early_fusion": early_fusion,
         "slow_fusion": slow_fusion,
+        "two_stream": two_stream,
     }
     if name not in builders:
         from har.errors import HarError

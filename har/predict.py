@@ -21,7 +21,7 @@ import numpy as np
 
 from har.bundle import load_bundle
 from har.errors import ClipTooShortError, HarError, VideoError
-from har.video import VideoSource, iter_frames, sample_frame_indices, to_model_frame, video_info
+from har.video import FLOW_CHANNELS, ModelFrames, VideoSource, iter_frames, sample_frame_indices, video_info
 from har.workers import FrameStream, extract_frames_isolated
 from har.workspace import atomic_write
 
@@ -46,6 +46,12 @@ class Predictor:
         # its T frames that far apart, so it sees motion at the pace the model learned (1 in older bundles).
         self.frame_step = max(1, int(metadata.get("frame_step", 1)))
         self.encoder, self.head = split_per_frame(model, self.sequence_length, self.image_size)
+        #: The model reads each frame's optical flow too (the two-stream model): computed once per frame.
+        self.flow = model.input_shape[-1] == FLOW_CHANNELS
+
+    def model_frames(self) -> ModelFrames:
+        """A converter of one video's decoded BGR frames, in order, to this model's input frames (flow included)."""
+        return ModelFrames(self.image_size, flow=self.flow)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Predictor:
@@ -372,7 +378,6 @@ def _label_frames(
     from tqdm.auto import tqdm
 
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
-    size = predictor.image_size
     fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
         total = min(total or max_frames, max_frames)
@@ -383,14 +388,14 @@ def _label_frames(
     probabilities: list[np.ndarray] = []
     recent: deque[np.ndarray] = deque(maxlen=smooth)
     tail = None  # encoded last (span - 1) frames of the previous chunk
+    convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shown = None
     seen = 0
     started = time.perf_counter()
     for chunk in _chunks(_limited(frames, max_frames), chunk_size):
         if bar is None and seen + len(chunk) >= span:
             bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
-        small = np.stack([to_model_frame(frame, size) for frame in chunk])
-        encoded = predictor.encode(small, batch_size)
+        encoded = predictor.encode(convert(chunk), batch_size)
         buffer = encoded if tail is None else np.concatenate([tail, encoded])
         first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
         chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= span - 1 and (e - span + 1) % stride == 0]
@@ -552,9 +557,9 @@ def predict_single_action(
         frames = list(_limited(iter_frames(source), webcam_frames))
         if len(frames) < length:
             raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
-        clip = np.stack([to_model_frame(frames[i], size) for i in sample_frame_indices(len(frames), length)])
+        clip = predictor.model_frames()(frames)[sample_frame_indices(len(frames), length)]
     else:  # decoded in a worker process, as for training: a crashing decoder cannot take Python down
-        clip = extract_frames_isolated(source, length, size)
+        clip = extract_frames_isolated(source, length, size, **({"flow": True} if predictor.flow else {}))
     probabilities = np.asarray(predictor.model.predict_on_batch(clip[None]))[0]
     order = np.argsort(probabilities)[::-1][: max(1, top_k)]
     top = [(predictor.classes[i], float(probabilities[i])) for i in order]

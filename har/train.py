@@ -20,6 +20,7 @@ from har.bundle import bundle_metadata, save_bundle
 from har.dataset import Dataset
 from har.errors import HarError
 from har.splits import Split, validation_split
+from har.video import FLOW_CHANNELS
 
 #: The sliding window's frame step: this share of the step of the shorter training clips (``window_frame_step``).
 WINDOW_PACE = 0.75
@@ -96,10 +97,15 @@ def flip_clips(clips: tf.Tensor) -> tf.Tensor:
     """Mirror each clip left-right with probability 1/2, the same way for all of its frames.
 
     Only for classes that look the same mirrored: it turns SlideLeft into SlideRight and a clockwise spin
-    into a counter-clockwise one, so the demo dataset trains without it.
+    into a counter-clockwise one, so the demo dataset trains without it. Clips with optical flow (5 channels)
+    have their flow's x turned round as well (``128 + d`` becomes ``128 - d``): mirrored motion goes the other way.
     """
     flip = tf.random.uniform((tf.shape(clips)[0], 1, 1, 1, 1)) < 0.5
-    return tf.where(flip, tf.reverse(clips, axis=[3]), clips)
+    mirrored = tf.reverse(clips, axis=[3])
+    if clips.shape[-1] == FLOW_CHANNELS:
+        flow_x = tf.cast(256 - tf.cast(mirrored[..., 3:4], tf.int32), tf.uint8)  # stored as 1..255, so exact
+        mirrored = tf.concat([mirrored[..., :3], flow_x, mirrored[..., 4:]], axis=-1)
+    return tf.where(flip, mirrored, clips)
 
 
 def jitter_time(clips: tf.Tensor, amount: float = 0.25) -> tf.Tensor:
@@ -121,7 +127,7 @@ def jitter_time(clips: tf.Tensor, amount: float = 0.25) -> tf.Tensor:
 
 
 def make_pipeline(
-    frames: np.ndarray,
+    frames,
     labels: np.ndarray,
     indices: np.ndarray,
     *,
@@ -133,6 +139,8 @@ def make_pipeline(
     seed: int = 27,
 ) -> tf.data.Dataset:
     """A ``tf.data`` pipeline of (uint8 clips, int labels) batches over ``frames[indices]``, prefetched.
+
+    ``frames`` is the dataset's frames, or what ``Dataset.inputs`` gives a model reading optical flow.
 
     Shuffles the index list each epoch when ``shuffle``; gathers one batch at a time from the uint8 array.
     ``drop_remainder`` leaves out the last, short batch so that every batch has the same, static size,
@@ -259,8 +267,9 @@ def train_model(
         logs.mkdir(parents=True, exist_ok=True)
         files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
         built_in += [BestCheckpoint(files["checkpoint"]), keras.callbacks.CSVLogger(files["history"])]
+    inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
     train_data = make_pipeline(
-        dataset.frames,
+        inputs,
         dataset.labels,
         fit_indices,
         batch_size=batch_size,
@@ -270,7 +279,7 @@ def train_model(
         drop_remainder=True,
         seed=seed,
     )
-    val_data = make_pipeline(dataset.frames, dataset.labels, val_indices, batch_size=batch_size)
+    val_data = make_pipeline(inputs, dataset.labels, val_indices, batch_size=batch_size)
     fit = model.fit(
         train_data,
         validation_data=val_data,

@@ -14,6 +14,9 @@ it), which reads from a pipe in a process of its own. OpenCV 4.13 to 5.0 abort t
 (``malloc_consolidate(): invalid chunk size``) on uncompressed AVI stored bottom-up, as older capture
 tools wrote it (the Weizmann action dataset, for one); ``backend="auto"`` sends exactly those files to
 FFmpeg. Against crashes nobody knows of yet, ``har.workers`` decodes in worker processes.
+
+Optical flow (for the two-stream model) is computed in the same pass, from the frame before each sampled one
+(``FlowMaker``), and travels with the frames as two more uint8 channels: RGB + flow x, y (``FLOW_CHANNELS``).
 """
 
 from __future__ import annotations
@@ -220,6 +223,91 @@ def to_model_frame(frame_bgr: np.ndarray, image_size: tuple[int, int]) -> np.nda
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
 
+#: Channels a clip with optical flow has: RGB, then the flow's x and y (``FlowMaker``).
+FLOW_CHANNELS = 5
+#: Flow is computed on grey frames at the video's own size, shrunk only when its longer side is above this (UCF50's
+#: 320 x 240 stays as it is): on frames as small as the model's a slow movement is a fraction of a pixel, and on the
+#: real sample the flow stream alone lost 5 points when flow was computed at 128 x 128 (``benchmarks/bench_flow.py``).
+FLOW_MAX_SIDE = 320
+#: uint8 flow: 128 + this many steps per model pixel of displacement (1/32 pixel; up to about 4 pixels a frame).
+FLOW_UNITS = 32
+
+
+class FlowMaker:
+    """Dense optical flow between consecutive frames (OpenCV's DIS, fast preset), as the two-stream model reads it.
+
+    Computed on grey frames at the video's own size (at most ``FLOW_MAX_SIDE``), shrunk to the model's size and
+    measured in model pixels, less its mean over the frame (the camera's own pan, roughly, as Simonyan and
+    Zisserman subtract it), and stored as uint8: ``128 + FLOW_UNITS * displacement``, clipped to 1..255 so that
+    mirroring (``256 - v``) is exact. The flow of frame ``i`` is the motion from frame ``i - 1`` to ``i``; frame 0's
+    is from 0 to 1.
+    """
+
+    def __init__(self, image_size: tuple[int, int]):
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+
+    def grey(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """One decoded BGR frame in grey, at the size flow is computed at."""
+        height, width = frame_bgr.shape[:2]
+        scale = FLOW_MAX_SIDE / max(height, width)
+        if scale < 1:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            frame_bgr = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
+
+    def flow(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """uint8 flow ``[H, W, 2]`` (model size) from grey frame ``before`` to ``after`` (see the class)."""
+        height, width = self.image_size
+        motion = self._dis.calc(before, after, None)
+        motion = cv2.resize(motion, (width, height), interpolation=cv2.INTER_AREA)
+        motion *= np.array([width / before.shape[1], height / before.shape[0]], np.float32)  # in model pixels
+        motion -= motion.reshape(-1, 2).mean(axis=0)
+        return np.clip(np.rint(128 + FLOW_UNITS * motion), 1, 255).astype(np.uint8)
+
+    def still(self) -> np.ndarray:
+        """The flow of a frame with nothing to compare it with (a one-frame video): no motion."""
+        return np.full((*self.image_size, 2), 128, np.uint8)
+
+
+def flow_pairs(wanted: np.ndarray) -> np.ndarray:
+    """The frames ``[n, 2]`` whose flow goes with each of the frames ``wanted``: the one before it, and it.
+
+    Frame 0 has none before it: its flow is the motion from frame 0 to frame 1.
+    """
+    wanted = np.asarray(wanted, dtype=np.int64)
+    before = np.where(wanted > 0, wanted - 1, 0)
+    return np.stack([before, np.where(wanted > 0, wanted, 1)], axis=1)
+
+
+class ModelFrames:
+    """Turns a video's decoded BGR frames, fed in order, into a model's input frames ``[n, H, W, C]`` uint8.
+
+    RGB at the model's size; with ``flow``, two channels more: the optical flow of each frame (``FlowMaker``),
+    computed once per frame from the frame before it, which is kept between calls. One per video.
+    """
+
+    def __init__(self, image_size: tuple[int, int], flow: bool = False):
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self._flow = FlowMaker(self.image_size) if flow else None
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, frames_bgr) -> np.ndarray:
+        """Model frames of the next decoded BGR frames (a list or array of them)."""
+        rgb = np.stack([to_model_frame(frame, self.image_size) for frame in frames_bgr])
+        if self._flow is None:
+            return rgb
+        greys = [self._flow.grey(frame) for frame in frames_bgr]
+        flows = np.empty((len(greys), *self.image_size, 2), np.uint8)
+        for i, grey in enumerate(greys):
+            if self._previous is None:  # the video's first frame: the motion to the next one
+                flows[i] = self._flow.flow(grey, greys[1]) if len(greys) > 1 else self._flow.still()
+            else:
+                flows[i] = self._flow.flow(self._previous, grey)
+            self._previous = grey
+        return np.concatenate([rgb, flows], axis=-1)
+
+
 def _decode_pass(
     source: VideoSource,
     image_size: tuple[int, int],
@@ -227,12 +315,14 @@ def _decode_pass(
     wanted: np.ndarray | None = None,
     sequence_length: int | None = None,
     backend: str = "auto",
+    flow: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray | None, int]:
     """Decode the whole clip once, in order, converting only the frames at ``wanted`` (sorted, may repeat).
 
     Without ``wanted``, ``sequence_length`` picks the frames from the container's reported count (when it
     reports one). Returns the kept frames (None when nothing was wanted), the indices asked for, and how
-    many frames really decoded.
+    many frames really decoded. With ``flow`` the frames get their optical flow as two channels more
+    (``FlowMaker``): the frames of each ``flow_pairs`` pair are kept in grey on the way.
     """
     reader = open_reader(source, backend)
     try:
@@ -243,18 +333,30 @@ def _decode_pass(
         out = None if wanted is None else np.empty((len(wanted), *image_size, 3), dtype=np.uint8)
         # Plain ints: comparing NumPy scalars for each of a clip's ~200 frames costs more than it should.
         targets = [] if wanted is None else wanted.tolist()
+        maker = FlowMaker(image_size) if flow and wanted is not None else None
+        pairs = flow_pairs(wanted) if maker else np.zeros((0, 2), np.int64)
+        greys: dict[int, np.ndarray] = {}
+        needed = set(pairs.ravel().tolist())
         slot = 0
         decoded = 0
         while reader.grab():
-            if slot < len(targets) and targets[slot] == decoded:
+            wanted_here = slot < len(targets) and targets[slot] == decoded
+            if wanted_here or decoded in needed:
                 frame = reader.retrieve()
                 if frame is None:
                     break
-                small = to_model_frame(frame, image_size)
-                while slot < len(targets) and targets[slot] == decoded:
-                    out[slot] = small
-                    slot += 1
+                if decoded in needed:
+                    greys[decoded] = maker.grey(frame)
+                if wanted_here:
+                    small = to_model_frame(frame, image_size)
+                    while slot < len(targets) and targets[slot] == decoded:
+                        out[slot] = small
+                        slot += 1
             decoded += 1
+        if maker is not None:
+            still = maker.still()  # a pair past the end (a one-frame clip, or a lying count on the first pass)
+            motion = [maker.flow(greys[a], greys[b]) if b in greys else still for a, b in pairs.tolist()]
+            out = np.concatenate([out, np.stack(motion)], axis=-1)
         return out, wanted, decoded
     finally:
         reader.release()
@@ -268,6 +370,7 @@ def extract_frames(
     allow_short: bool = False,
     backend: str = "auto",
     with_count: bool = False,
+    flow: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, int]:
     """Return ``sequence_length`` evenly spaced RGB frames of a clip, resized, as uint8 ``[T, H, W, 3]``.
 
@@ -277,10 +380,13 @@ def extract_frames(
     A missing, empty, corrupt or non-video file raises ``VideoError``. ``backend`` picks the decoder
     (``"auto"``: OpenCV, or FFmpeg for the files OpenCV cannot read safely; see the module docstring).
     ``with_count`` returns ``(frames, decoded)``: also how many frames the clip really has, which sets the
-    time step between the sampled frames that a sliding window must match.
+    time step between the sampled frames that a sliding window must match. ``flow`` adds each frame's optical
+    flow as two more channels, ``[T, H, W, 5]`` (``FlowMaker``; for the two-stream model).
     """
     image_size = (int(image_size[0]), int(image_size[1]))
-    frames, wanted, decoded = _decode_pass(path, image_size, sequence_length=sequence_length, backend=backend)
+    frames, wanted, decoded = _decode_pass(
+        path, image_size, sequence_length=sequence_length, backend=backend, flow=flow
+    )
     if decoded == 0:
         raise VideoError(f"{path}: no frame could be decoded (corrupt or not a video?)")
     if decoded < sequence_length and not allow_short:
@@ -290,7 +396,7 @@ def extract_frames(
     true_wanted = sample_frame_indices(decoded, sequence_length)
     if wanted is None or not np.array_equal(true_wanted, wanted):
         # The container's frame count was wrong: sample again from the count that really decodes.
-        frames, _, decoded_again = _decode_pass(path, image_size, wanted=true_wanted, backend=backend)
+        frames, _, decoded_again = _decode_pass(path, image_size, wanted=true_wanted, backend=backend, flow=flow)
         if decoded_again != decoded:
             raise VideoError(f"{path}: decodes a different number of frames on each read")
     return (frames, decoded) if with_count else frames

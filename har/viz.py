@@ -6,7 +6,6 @@ Every function returns the matplotlib ``Figure`` (shown inline by Jupyter) so sc
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 from pathlib import Path
@@ -80,6 +79,54 @@ def plot_clip_examples(clips: np.ndarray, captions: list[str], *, title: str | N
             if row == 0:
                 ax.set_title(f"frame {t + 1}", fontsize=8)
         axes[row, 0].set_ylabel(caption, fontsize=8, rotation=0, ha="right", va="center", labelpad=6)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def flow_to_rgb(flow: np.ndarray, full_speed: float | None = None) -> np.ndarray:
+    """Colour pictures of stored optical flow (uint8 ``[..., H, W, 2]``, ``har.video.FlowMaker``), float RGB in [0, 1].
+
+    The usual flow colouring: the hue is the direction of motion, the brightness its speed, full at ``full_speed``
+    model pixels a frame (default: the 99th percentile of the speeds shown, so faint motion still shows).
+    """
+    from matplotlib.colors import hsv_to_rgb
+
+    from har.video import FLOW_UNITS
+
+    motion = (np.asarray(flow, np.float32) - 128) / FLOW_UNITS
+    speed = np.hypot(motion[..., 0], motion[..., 1])
+    full_speed = full_speed or max(float(np.percentile(speed, 99)), 1 / FLOW_UNITS)
+    hue = (np.arctan2(motion[..., 1], motion[..., 0]) + np.pi) / (2 * np.pi)
+    return hsv_to_rgb(np.stack([hue, np.ones_like(hue), np.clip(speed / full_speed, 0, 1)], axis=-1))
+
+
+def plot_flow(frames: np.ndarray, flow: np.ndarray, *, title: str | None = None, frames_shown: int = 6):
+    """A clip's frames (uint8 ``[T, H, W, 3]``) above their optical flow (``[T, H, W, 2]``), in colour.
+
+    Hue is the direction of motion, brightness its speed (``flow_to_rgb``), one scale for the whole clip; a colour
+    wheel in the corner shows which hue is which direction.
+    """
+    from har.video import FLOW_UNITS
+
+    shown = np.linspace(0, len(frames) - 1, min(frames_shown, len(frames))).round().astype(int)
+    colours = flow_to_rgb(np.asarray(flow)[shown])
+    fig, axes = _figure(2, len(shown) + 1, figsize=(1.8 * (len(shown) + 1), 4.0), squeeze=False)
+    for col, t in enumerate(shown):
+        axes[0, col].imshow(frames[t])
+        axes[0, col].set_title(f"frame {t + 1}", fontsize=8)
+        axes[1, col].imshow(colours[col])
+    y, x = np.mgrid[-1:1:65j, -1:1:65j]  # the wheel: the colour of a motion towards each point
+    wheel = (128 + 64 * np.stack([x, y], axis=-1)).clip(1, 255)
+    axes[1, -1].imshow(flow_to_rgb(wheel, full_speed=64 / FLOW_UNITS) * (np.hypot(x, y) <= 1)[..., None])
+    axes[1, -1].set_title("direction", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, -1].axis("off")
+    axes[0, 0].set_ylabel("frames", fontsize=8)
+    axes[1, 0].set_ylabel("optical flow", fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -409,7 +456,15 @@ def _describe_layer(layer, frames: int | None) -> tuple[str, str, str, bool]:
         scale = float(config["scale"])
         if np.isclose(scale, 1 / 255):
             return "reshape", "Rescaling: pixels ÷ 255, to [0, 1]", "", False
-        return "reshape", f"Rescaling: × {scale:g}", "", False
+        offset = float(config.get("offset", 0.0))
+        return "reshape", f"Rescaling: × {scale:.4g}" + (f", then {offset:+.4g}" if offset else ""), "", False
+    if name == "Channels":  # har.models.Channels
+        start, stop = config["start"], config["stop"]
+        known = {(0, 3): ": the RGB", (3, 5): ": the optical flow (x, y)"}.get((start, stop), "")
+        return "reshape", f"Channels {start} to {stop - 1}{known}", "", False
+    if name in ("Average", "Add", "Concatenate", "Maximum"):
+        joined = {"Average": "their mean", "Add": "their sum", "Concatenate": "side by side", "Maximum": "the largest"}
+        return "reshape", f"{name}: the branches' outputs, {joined[name]}", "", False
     if name == "Flatten":
         return "reshape", "Flatten: everything into one vector", "", False
     if name == "Cropping3D":
@@ -430,13 +485,62 @@ def _output_shape(layer) -> tuple | None:
         return None
 
 
+def _drawing_order(model) -> tuple[list, list[list[int]], dict[int, str]]:
+    """The layers of ``model`` (no input layer) in the order the diagram draws them, the rows each reads from
+    (0: the input), and the branches: {row of a branch's first layer: the branch's name}.
+
+    A chain of layers (every ``Sequential`` model) is drawn as it is. Where a layer's output feeds several layers,
+    each of those starts a branch; a branch is drawn whole before the next (in the order the layer that joins
+    them reads them), and the joining layer after them all: the two streams of ``two_stream`` one below the other.
+    """
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    if type(model).__name__ == "Sequential":
+        return layers, [[i] for i in range(len(layers))], {}
+    parents = {}
+    for layer in layers:
+        node = layer._inbound_nodes[0]
+        parents[id(layer)] = [t._keras_history.operation for t in node.input_tensors]
+    consumers: dict[int, int] = {}
+    for layer in layers:
+        for parent in parents[id(layer)]:
+            consumers[id(parent)] = consumers.get(id(parent), 0) + 1
+    lane, lanes_first, order_of = {}, {}, {id(layer): t for t, layer in enumerate(layers)}
+    for t, layer in enumerate(layers):
+        ups = parents[id(layer)]
+        if len(ups) != 1:
+            lane[id(layer)] = 0  # the input's reader, or a layer joining branches: back on the trunk
+        elif consumers.get(id(ups[0]), 0) > 1:
+            lane[id(layer)] = len(lanes_first) + 1  # a new branch
+            lanes_first[lane[id(layer)]] = t
+        else:
+            lane[id(layer)] = lane.get(id(ups[0]), 0)
+    rank = {}  # branches in the order the joining layer reads them
+    for layer in layers:
+        for parent in parents[id(layer)] if len(parents[id(layer)]) > 1 else ():
+            rank.setdefault(lane.get(id(parent), 0), len(rank))
+
+    def key(layer):
+        t, k = order_of[id(layer)], lane[id(layer)]
+        return (t, 0, 0, t) if k == 0 else (min(lanes_first.values()), 1, rank.get(k, len(rank) + k), t)
+
+    ordered = sorted(layers, key=key)
+    row_of = {id(layer): i + 1 for i, layer in enumerate(ordered)}
+    inputs = [[row_of.get(id(parent), 0) for parent in parents[id(layer)]] or [0] for layer in ordered]
+    branches = {}
+    for k in lanes_first:
+        members = [row_of[id(layer)] for layer in ordered if lane[id(layer)] == k]
+        branches[min(members)] = ordered[max(members) - 1].name.replace("_", " ")
+    return ordered, inputs, branches
+
+
 def plot_model_diagram(model, *, title: str | None = None):
     """Draw a Keras model as a flow of layers, top to bottom, with the shape of one clip after each.
 
     Made from the model itself (its layers, their settings and output shapes), so it shows the model as
     it is, edits included. Recurrent layers carry a loop (their memory, passed from one frame to the
     next); runs of per-frame (``TimeDistributed``) layers are drawn as stacks, one copy per frame with the
-    same weights, and bracketed. Shapes leave out the batch dimension.
+    same weights, and bracketed. A model with branches (two streams) has each branch drawn whole, bracketed and
+    named, with arrows from where it starts to where the branches join. Shapes leave out the batch dimension.
     """
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
@@ -445,9 +549,8 @@ def plot_model_diagram(model, *, title: str | None = None):
     dtype = getattr(model.inputs[0], "dtype", "")
     what = f"clips of {frames} frames" if frames else "inputs"
     rows = [("input", f"input: {what}, {dtype}", "", False, input_shape, 0)]
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
+    ordered, reads, branches = _drawing_order(model)
+    for layer in ordered:
         kind, text, detail, per_frame = _describe_layer(layer, frames)
         rows.append((kind, text, detail, per_frame, _output_shape(layer), layer.count_params()))
     heights = [0.9 if row[2] or row[0] in ("recurrent", "convolution", "dense") else 0.55 for row in rows]
@@ -493,10 +596,22 @@ def plot_model_diagram(model, *, title: str | None = None):
             ax.text(left + width + 3.4, middle, f"{params:,} weights", va="center", fontsize=8.5, color="0.35")
         boxes.append((bottom, y))
         y = bottom - gap
-    for (bottom, _), (_, top) in itertools.pairwise(boxes):
-        arrow = FancyArrowPatch((left + width / 2, bottom), (left + width / 2, top), arrowstyle="-|>", color="0.3")
-        arrow.set_mutation_scale(10)
-        ax.add_patch(arrow)
+    for row, sources in enumerate(reads, start=1):
+        for source in sources:
+            if source == row - 1:  # the row above: straight down
+                start, end, bend = (left + width / 2, boxes[source][0]), (left + width / 2, boxes[row][1]), "arc3"
+            else:  # from further up (a branch starting, or joining): round the left of the rows between
+                start, end, bend = (left, boxes[source][0] + 0.15), (left, boxes[row][1] - 0.15), "arc3,rad=0.25"
+            arrow = FancyArrowPatch(start, end, arrowstyle="-|>", color="0.3", connectionstyle=bend)
+            arrow.set_mutation_scale(10)
+            ax.add_patch(arrow)
+    for first, name in branches.items():  # bracket and name every branch
+        last = max([r for r in branches if r > first] or [len(rows)], default=len(rows))
+        last = min(last, next((r for r, sources in enumerate(reads, 1) if r > first and len(sources) > 1), len(rows)))
+        top, bottom = boxes[first][1], boxes[last - 1][0]
+        x = left + width + 0.15
+        ax.plot([x - 0.08, x, x, x - 0.08], [top, top, bottom, bottom], color="#7a3e9d", lw=1.5)
+        ax.text(x + 0.1, bottom - 0.12, name, ha="left", va="top", fontsize=8.5, color="#7a3e9d", style="italic")
     # Bracket every run of per-frame layers.
     i = 0
     while i < len(rows):

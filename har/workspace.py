@@ -119,16 +119,28 @@ def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
     return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}.npz"
 
 
-def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size: int) -> Path:
+def _has_flow(path: Path) -> bool:
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return "flow" in data.files
+    except (OSError, ValueError):
+        return False
+
+
+def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size: int, *, flow: bool = False) -> Path:
     """The dataset cache notebook 02 writes, or, when it is missing, that cache built here and now.
 
     So a notebook opened alone (a new Colab runtime without Drive, say) goes on: it says which it did and
     how long it took. UCF50 itself is downloaded first when it is not in ``data/`` either (notebook 01's step).
+    ``flow``: the cache must hold optical flow too (the two-stream model); one without it is built again with it,
+    in place (the same frames, and the flow beside them).
     """
     import time
 
     path = cache_path(dataset, sequence_length, image_size)
-    if path.is_file():
+    if path.is_file() and (not flow or _has_flow(path)):
         print(f"dataset cache: {path} (made by 02_frame_extraction_and_dataset)")
         return path
     start = time.perf_counter()
@@ -142,11 +154,12 @@ def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size:
     root = dataset_root(dataset)
     clips, _ = discover_clips(root, classes)
     guess = len(clips) / (25 * (os.cpu_count() or 1))  # about 25 clips/s per core (benchmarks/bench_extraction.py)
+    what = "optical flow" if path.is_file() else "dataset cache"
     print(
-        f"no dataset cache at {path}: building it from {len(clips)} clips of {root}, as notebook 02 does "
-        f"(about {max(guess, 1):.0f} s on {os.cpu_count()} cores)"
+        f"no {what} at {path}: building it from {len(clips)} clips of {root}, as notebook 02 does"
+        f"{' with flow' if flow else ''} (about {max(guess, 1):.0f} s on {os.cpu_count()} cores)"
     )
-    build_dataset(root, path, classes=classes, sequence_length=sequence_length, image_size=image_size)
+    build_dataset(root, path, classes=classes, sequence_length=sequence_length, image_size=image_size, flow=flow)
     print(f"built in {time.perf_counter() - start:.0f} s")
     return path
 

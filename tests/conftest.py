@@ -40,7 +40,7 @@ def untrained_bundles(tmp_path_factory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("bundles")
     meta = bundle_metadata(PLUMBING_CLASSES, PLUMBING_T, (64, 64))
-    names = ("lrcn", "baseline", "convlstm", "single_frame", "early_fusion", "slow_fusion")
+    names = ("lrcn", "baseline", "convlstm", "single_frame", "early_fusion", "slow_fusion", "two_stream")
     return {
         name: save_bundle(build_model(name, 4, PLUMBING_T, (64, 64)), folder / f"{name}.keras", meta) for name in names
     }

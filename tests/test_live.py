@@ -82,6 +82,19 @@ def test_stream_gives_the_probabilities_of_predict_on_video(predictors, video, n
         assert f.frame.shape == (72, 96, 3)
 
 
+def test_a_stream_computes_the_flow_of_every_frame_once_as_predict_on_video_does(predictors, video):
+    """The two-stream model reads each frame's flow, from the frame before it, computed as the frames arrive.
+
+    (Frame 0's flow is the motion to frame 1, as in training; labelled one frame at a time the stream has no frame 1
+    yet, and takes frame 0 as still: batches of 2 frames or more give exactly ``predict_on_video``'s windows.)
+    """
+    predictor = predictors["two_stream"]
+    expected = predict_on_video(predictor, video, progress=False)
+    ends, probabilities, _seen = stream_probabilities(label_stream(predictor, video, batch=4))
+    np.testing.assert_array_equal(ends, expected.end_frames)
+    np.testing.assert_allclose(probabilities, expected.probabilities, atol=1e-5)
+
+
 def test_stream_windows_take_the_bundles_frame_step(predictors, video):
     from har.predict import Predictor
 

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from har import FLOW_MODELS
 from har.errors import HarError
 from har.models import (
     APPROACHES,
@@ -20,6 +21,7 @@ from har.models import (
     single_frame,
     slow_fusion,
 )
+from har.video import FLOW_CHANNELS
 
 
 def convlstm_params(num_classes, sequence_length=20):
@@ -89,7 +91,8 @@ def test_tutorial_sizes():
 def test_every_model_takes_uint8_clips_and_outputs_probabilities(name):
     kwargs = {"weights": None} if name == "pretrained" else {}
     model = build_model(name, 3, 6, (64, 64), **kwargs)
-    clips = np.random.default_rng(0).integers(0, 256, (2, 6, 64, 64, 3), dtype=np.uint8)
+    channels = FLOW_CHANNELS if name in FLOW_MODELS else 3  # the two-stream model reads flow beside the RGB
+    clips = np.random.default_rng(0).integers(0, 256, (2, 6, 64, 64, channels), dtype=np.uint8)
     out = np.asarray(model(clips, training=False))
     assert model.output_shape == (None, 3) and out.shape == (2, 3)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
@@ -158,7 +161,8 @@ def test_models_run_on_uint8_clips_without_tensorflow_log_lines():
         "from har.models import build_model\n"
         f"for name in {MODEL_NAMES!r}:\n"
         "    kwargs = {'weights': None} if name == 'pretrained' else {}\n"
-        "    build_model(name, 3, 4, (64, 64), **kwargs).predict_on_batch(np.zeros((1, 4, 64, 64, 3), np.uint8))\n"
+        "    clips = np.zeros((1, 4, 64, 64, 5 if name == 'two_stream' else 3), np.uint8)\n"
+        "    build_model(name, 3, 4, (64, 64), **kwargs).predict_on_batch(clips)\n"
     )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "1"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)

@@ -186,7 +186,7 @@ def test_an_unformatted_notebook_fails_the_check(tmp_path, damage):
 @pytest.mark.parametrize(
     ("notebook", "function"),
     [("04_convlstm", "convlstm"), ("05_lrcn", "lrcn")]
-    + [("06_approaches", name) for name in ("single_frame", "early_fusion", "slow_fusion")],
+    + [("06_approaches", name) for name in ("single_frame", "early_fusion", "slow_fusion", "two_stream")],
 )
 def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, function):
     """The lesson's cell and ``har.models`` (what the command line trains) build the same layers."""
@@ -194,10 +194,12 @@ def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, functio
 
     import har.models
 
-    source = "".join(
-        code_cell(json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text()), f"def {function}(")["source"]
-    )
+    lesson = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
+    source = "".join(code_cell(lesson, f"def {function}(")["source"])
     namespace: dict = {"keras": keras, "layers": keras.layers}  # imported by an earlier cell of the notebook
+    if "frame_cnn(" in source and "def frame_cnn(" not in source:  # two_stream: the frame CNN is an earlier cell's
+        exec(compile("".join(code_cell(lesson, "def frame_cnn(")["source"]), f"{notebook}.ipynb", "exec"), namespace)
+    source = source.split("\nplot_model_diagram(")[0]  # the function, without the figure the cell draws after it
     exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
     default = keras.config.dtype_policy()
     try:
@@ -230,7 +232,7 @@ def test_the_figures_are_drawn_from_what_they_show():
     """The architecture diagram reads the model (a student's edit shows up); the tensor figure reads the clips."""
     import matplotlib.pyplot as plt
 
-    from har.models import convlstm, lrcn
+    from har.models import convlstm, lrcn, two_stream
     from har.viz import plot_model_diagram, plot_video_tensor
 
     def texts(figure) -> str:
@@ -241,6 +243,10 @@ def test_the_figures_are_drawn_from_what_they_show():
     wider = texts(plot_model_diagram(convlstm(4, sequence_length=12, image_size=(96, 96))))
     assert "12 × 94 × 94 × 4" in wider and "returns all 12 steps" in wider
     assert "on each of\nthe 20 frames" in texts(plot_model_diagram(lrcn(4)))
+    drawn_at = {t.get_text(): t.get_position()[1] for t in plot_model_diagram(two_stream(4)).axes[0].texts}
+    order = ["Channels 0 to 2: the RGB", "frame stream", "Channels 3 to 4: the optical flow (x, y)", "flow stream"]
+    order.append("Concatenate: the branches' outputs, side by side")  # each branch drawn whole and named, then the join
+    assert [drawn_at[text] for text in order] == sorted((drawn_at[text] for text in order), reverse=True)
     clips = np.random.default_rng(0).integers(0, 256, (2, 5, 16, 24, 3), dtype=np.uint8)
     figure = plot_video_tensor(clips, ["a", "b"])
     assert "(2, 5, 16, 24, 3), uint8" in figure.axes[0].get_title() and "T = 5" in texts(figure)
@@ -260,7 +266,7 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     timings = run_notebooks(out_dir=tmp_path / "executed", workdir=work, quick=True, overrides=overrides)
     assert [name for name, _ in timings] == [p.stem for p in PATHS]
     assert (work / "data" / "cache_demo_20x64.npz").is_file()
-    for model in ("convlstm", "lrcn", "baseline", "pretrained", "single_frame", "early_fusion", "slow_fusion"):
+    for model in har.MODEL_NAMES:
         assert (work / "models" / f"{model}.keras").is_file()
     table = (work / "models" / "comparison.md").read_text()
     assert all(f"| {m} |" in table for m in ("convlstm", "lrcn", "baseline", "pretrained"))
@@ -284,7 +290,9 @@ def test_the_series_runs_in_quick_mode(tmp_path):
         ("02_frame_extraction_and_dataset", "plot_video_tensor("),  # the 5-D tensor
         ("04_convlstm", "plot_model_diagram("),  # the architecture diagrams
         ("05_lrcn", "plot_model_diagram("),
-        ("06_approaches", "plot_model_diagram("),  # the slow-fusion diagram
+        ("06_approaches", "plot_model_diagram(slow_fusion"),  # the slow-fusion diagram
+        ("06_approaches", "plot_model_diagram(two_stream"),  # the two streams, as branches
+        ("06_approaches", "plot_flow("),  # a clip's frames above its optical flow
         ("06_approaches", "plot_approaches("),  # the approaches, as one chart
         ("03_train_test_split", "The same model on both splits"),  # the leak, as bars
         ("07_compare_and_evaluate", "plot_per_class_f1("),
@@ -307,7 +315,8 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert "top 3:" in lesson  # the whole-video answer lists its top 3, sure or unsure
     assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
     assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
-    assert re.search(r"slow_fusion: \d+ epochs, best validation accuracy \d+\.\d%", printed["06_approaches"])
+    assert re.search(r"two_stream: \d+ epochs, best validation accuracy \d+\.\d%", printed["06_approaches"])
+    assert re.search(r"resize \+ flow: \d+\.\d\d ms a frame", printed["06_approaches"])
     assert re.search(r"8 frames: \d+\.\d%; 20 frames: \d+\.\d%", printed["04_convlstm"])  # solutions' answers
     assert "late fusion: " in printed["05_lrcn"] and "fine_tune_layers=60: " in printed["05_lrcn"]
     assert re.search(r"\(2\+1\)-D slow fusion: \d+\.\d% on the test clips", printed["06_approaches"])

@@ -7,7 +7,7 @@ from media import truncate
 from har.demo import _group_look, render_clip, write_video
 from har.errors import ClipTooShortError, VideoError
 from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action, show_video
-from har.video import count_decodable_frames, extract_frames, iter_frames, to_model_frame
+from har.video import ModelFrames, count_decodable_frames, extract_frames, iter_frames, to_model_frame
 
 CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
 
@@ -27,14 +27,14 @@ def video(tmp_path_factory):
 
 def naive_window_probabilities(predictor, path, ends):
     """The tutorial's way: one full model call per window of the last T frames."""
-    small = [to_model_frame(f, (64, 64)) for f in iter_frames(path)]
+    small = ModelFrames((64, 64), flow=predictor.flow)(list(iter_frames(path)))  # RGB, and flow for two streams
     return np.array([predictor.model.predict_on_batch(np.array(small[e - T + 1 : e + 1])[None])[0] for e in ends])
 
 
 @pytest.mark.parametrize(
     ("name", "per_frame"),
     [("lrcn", True), ("baseline", True), ("convlstm", False)]
-    + [(name, False) for name in ("single_frame", "early_fusion", "slow_fusion")],  # whole windows, batched
+    + [(name, False) for name in ("single_frame", "early_fusion", "slow_fusion", "two_stream")],  # whole windows
 )
 def test_windows_match_the_naive_loop_across_chunk_boundaries(bundles, video, name, per_frame):
     predictor = Predictor.load(bundles[name])
@@ -135,6 +135,14 @@ def test_single_action_uses_the_training_sampler(bundles, video, capsys):
     assert (f"Action predicted: {result.label}" in said) != result.unsure and "top 3:" in said
     sure = predict_single_action(predictor, video, top_k=2, unsure_below=0.01)
     assert not sure.unsure and f"Action predicted: {sure.label}" in capsys.readouterr().out
+
+
+def test_single_action_of_a_two_stream_model_reads_the_flow_training_read(bundles, video):
+    predictor = Predictor.load(bundles["two_stream"])
+    result = predict_single_action(predictor, video, verbose=False)
+    expected = predictor.model.predict_on_batch(extract_frames(video, T, (64, 64), flow=True)[None])[0]
+    assert result.label == CLASSES[int(expected.argmax())]
+    assert result.confidence == pytest.approx(float(expected.max()), abs=1e-6)
 
 
 def test_unsure_below_the_threshold_with_the_top_three():

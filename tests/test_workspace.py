@@ -57,6 +57,7 @@ def test_environment_report_without_tensorflow():
 def test_a_notebook_opened_alone_rebuilds_the_cache_and_the_model(tmp_path, monkeypatch, demo_root, capsys):
     """Without 02's cache or 05's bundle (a new Colab runtime), they are made on the spot, saying so."""
     from har.bundle import read_metadata
+    from har.dataset import load_dataset
     from har.train import find_or_train
 
     monkeypatch.setenv("HAR_WORKDIR", str(tmp_path))
@@ -70,6 +71,15 @@ def test_a_notebook_opened_alone_rebuilds_the_cache_and_the_model(tmp_path, monk
     out = tmp_path / "models" / "baseline.keras"
     assert find_or_train("baseline", cache, out, epochs=1) == out and out.is_file()
     assert "training one here" in capsys.readouterr().out and read_metadata(out)["classes"]
+    assert find_or_train("baseline", cache, out, epochs=1) == out
+    assert "made by 04_convlstm / 05_lrcn" in capsys.readouterr().out
+
+    # notebook 06 asks for optical flow too: the same cache is built again with it, and 04/05's models still count
+    assert workspace.find_or_build_cache(str(demo_root), None, 4, 32, flow=True) == cache
+    assert "no optical flow at" in capsys.readouterr().out
+    assert load_dataset(cache).flow is not None
+    assert workspace.find_or_build_cache(str(demo_root), None, 4, 32, flow=True) == cache
+    assert "made by 02_frame_extraction_and_dataset" in capsys.readouterr().out
     assert find_or_train("baseline", cache, out, epochs=1) == out
     assert "made by 04_convlstm / 05_lrcn" in capsys.readouterr().out
 
