@@ -59,10 +59,7 @@ class Dataset:
         ``sample_frame_indices`` spreads ``T`` frames over the whole clip, so a clip of ``n`` frames is seen
         one frame every ``(n - 1) / (T - 1)``. Clips of unknown length (count 0) are left out.
         """
-        counts = np.zeros(len(self), np.int64) if self.frame_counts is None else np.asarray(self.frame_counts)
-        counts = counts if indices is None else counts[np.asarray(indices, dtype=np.int64)]
-        counts = counts[counts > 0]
-        return (counts - 1) / max(1, self.sequence_length - 1)
+        return frame_steps(self.frame_counts, len(self), self.sequence_length, indices)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -114,6 +111,14 @@ class FramesWithFlow:
 
     def __getitem__(self, index) -> np.ndarray:
         return np.concatenate([self.frames[index], self.flow[index]], axis=-1)
+
+
+def frame_steps(frame_counts, n: int, sequence_length: int, indices: np.ndarray | None = None) -> np.ndarray:
+    """``Dataset.frame_steps`` for any cache that knows its clips' frame counts (``None``: none known)."""
+    counts = np.zeros(n, np.int64) if frame_counts is None else np.asarray(frame_counts)
+    counts = counts if indices is None else counts[np.asarray(indices, dtype=np.int64)]
+    counts = counts[counts > 0]
+    return (counts - 1) / max(1, sequence_length - 1)
 
 
 @dataclass(frozen=True)
@@ -322,20 +327,11 @@ def build_dataset(
                     flows[new] = flows[old]
         frames = frames[: len(kept)]
         flows = None if flows is None else flows[: len(kept)]
-    # A class without a single usable clip would be a label no model can learn: leave it out, and say so.
-    present = {clips[i].class_name for i in kept}
-    dropped = [name for name in class_names if name not in present]
-    class_names = [name for name in class_names if name in present]
-    if len(class_names) < 2:
-        raise DatasetError(
-            f"{root}: clips of at least 2 classes are needed, usable clips were found for "
-            f"{', '.join(class_names)} only" + (f" (no usable clip in {', '.join(dropped)})" if dropped else "")
-        )
-    label_of = {name: i for i, name in enumerate(class_names)}
+    labels, groups, class_names, dropped = labelled(root, clips, kept, class_names)
     dataset = Dataset(
         frames=frames,
-        labels=np.array([label_of[clips[i].class_name] for i in kept], dtype=np.int64),
-        groups=assign_groups(clips)[kept],
+        labels=labels,
+        groups=groups,
         classes=class_names,
         paths=[clips[i].relative for i in kept],
         frame_counts=counts[kept],
@@ -357,6 +353,25 @@ def build_dataset(
     if out is not None:
         save_dataset(dataset, out)
     return BuildReport(dataset, skipped, stray, dropped_classes=dropped)
+
+
+def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str]):
+    """Labels, groups, classes and the classes left out, of the ``clips`` at ``kept`` (those that could be read).
+
+    A class without a single usable clip would be a label no model can learn: it is left out (and listed). Fewer
+    than two classes left raise ``DatasetError``.
+    """
+    present = {clips[i].class_name for i in kept}
+    dropped = [name for name in class_names if name not in present]
+    class_names = [name for name in class_names if name in present]
+    if len(class_names) < 2:
+        raise DatasetError(
+            f"{root}: clips of at least 2 classes are needed, usable clips were found for "
+            f"{', '.join(class_names)} only" + (f" (no usable clip in {', '.join(dropped)})" if dropped else "")
+        )
+    label_of = {name: i for i, name in enumerate(class_names)}
+    labels = np.array([label_of[clips[i].class_name] for i in kept], dtype=np.int64)
+    return labels, assign_groups(clips)[kept], class_names, dropped
 
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:

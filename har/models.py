@@ -213,6 +213,30 @@ def two_stream(num_classes: int, sequence_length: int = 20, image_size: tuple[in
     return keras.Model(clips, scores, name="two_stream")
 
 
+def backbone_cnn(backbone: str, image_size: tuple[int, int], weights: str | None) -> tuple[keras.Model, layers.Layer]:
+    """An ImageNet CNN of ``keras.applications`` without its top (average-pooled features), and the layer that turns
+    uint8 pixels into what it expects: what ``pretrained`` runs on every frame, and ``har.features`` caches.
+
+    For MobileNetV3 pixels go to [-1, 1], its own preprocessing, done in that layer because a bare cast
+    (``Rescaling(1.0)``) lets TensorFlow fuse the uint8 input into the first convolution, and oneDNN then logs an
+    error line on CPUs without AVX-512. Other backbones get 0-255 pixels, as EfficientNet expects.
+    """
+    constructor = getattr(keras.applications, backbone)
+    kwargs = {"include_top": False, "weights": weights, "input_shape": (*image_size, 3), "pooling": "avg"}
+    mobilenet = backbone.startswith("MobileNetV3")
+    if mobilenet:
+        kwargs["include_preprocessing"] = False  # scaled to [-1, 1] by the layer below, as its own would
+    scale = layers.Rescaling(1 / 127.5 if mobilenet else 1.0, offset=-1.0 if mobilenet else 0.0, name="to_float")
+    return constructor(**kwargs), scale
+
+
+def pretrained_head(num_classes: int, x):
+    """The pretrained model's head on per-frame features ``x`` ``[batch, T, D]``: LSTM 64, dropout 0.3, softmax."""
+    x = layers.LSTM(64)(x)
+    x = layers.Dropout(0.3)(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+
+
 def pretrained(
     num_classes: int,
     sequence_length: int = 20,
@@ -226,28 +250,17 @@ def pretrained(
 
     ``weights="imagenet"`` downloads the backbone's weights (do that on Colab); ``weights=None`` builds it
     untrained, which is what tests and offline runs use. ``fine_tune_layers`` unfreezes that many of the
-    backbone's last layers (fine-tune with a small learning rate, after training the head).
+    backbone's last layers (fine-tune with a small learning rate, after training the head). ImageNet CNNs expect
+    about 224 x 224 frames: ``har.features`` trains this model's head on features cached at that size.
     """
-    constructor = getattr(keras.applications, backbone)
-    kwargs = {"include_top": False, "weights": weights, "input_shape": (*image_size, 3), "pooling": "avg"}
-    if backbone.startswith("MobileNetV3"):
-        kwargs["include_preprocessing"] = False  # scaled to [-1, 1] below, as its own preprocessing would
-    cnn = constructor(**kwargs)
+    cnn, to_float = backbone_cnn(backbone, image_size, weights)
     cnn.trainable = fine_tune_layers > 0
     if fine_tune_layers > 0:
         for layer in cnn.layers[:-fine_tune_layers]:
             layer.trainable = False
     inputs = _clip_input(sequence_length, image_size)
-    # uint8 -> float32: for MobileNetV3 in [-1, 1], its own preprocessing, done here because a bare cast
-    # (Rescaling(1.0)) lets TensorFlow fuse the uint8 input into the first convolution, and oneDNN then logs an
-    # error line on CPUs without AVX-512. Other backbones get 0-255 pixels, as EfficientNet expects.
-    mobilenet = backbone.startswith("MobileNetV3")
-    x = layers.Rescaling(1 / 127.5 if mobilenet else 1.0, offset=-1.0 if mobilenet else 0.0, name="to_float")(inputs)
-    x = layers.TimeDistributed(cnn, name="backbone")(x)
-    x = layers.LSTM(64)(x)
-    x = layers.Dropout(0.3)(x)
-    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="pretrained")
+    x = layers.TimeDistributed(cnn, name="backbone")(to_float(inputs))
+    return keras.Model(inputs, pretrained_head(num_classes, x), name="pretrained")
 
 
 def build_metadata(name: str, **options) -> dict:

@@ -156,7 +156,7 @@ def make_pipeline(
         return frames[batch], labels[batch].astype(np.int64)
 
     def load(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        clips, targets = tf.numpy_function(gather, [batch], (tf.uint8, tf.int64))
+        clips, targets = tf.numpy_function(gather, [batch], (tf.as_dtype(frames.dtype), tf.int64))
         clips = tf.ensure_shape(clips, (batch_shape, *frames.shape[1:]))
         if augment:
             clips = flip_clips(clips)

@@ -1,0 +1,293 @@
+"""A pretrained backbone's per-frame features at its own size, cached: the pretrained approach done properly.
+
+ImageNet CNNs learned from photographs of about 224 x 224 pixels; fed 64 x 64 frames, as the other models are, they
+see little they know. But 20 frames of 224 x 224 are 3 MB a clip, and UCF50's 6,600 clips would take 20 GB. So the
+frames are streamed: every clip is decoded at 224 x 224 (in worker processes, as ``har.dataset`` decodes), its 20
+frames go through the frozen backbone at once, and only their features are kept: 576 numbers a frame for
+MobileNetV3Small, float16, 23 KB a clip (about 150 MB for all of UCF50). The model's head, an LSTM, then trains on
+the feature cache in seconds an epoch (``har.train.fit_split`` takes a ``FeatureDataset`` as it takes a dataset, without
+mirroring: features cannot be mirrored), and ``assemble`` puts the backbone back in front of it: the result is
+``har.models.pretrained`` at 224 x 224, a bundle that predicts on videos like every other.
+
+The cache holds ``features`` float16 ``[N, T, D]``, ``labels``, ``groups``, ``classes``, ``paths`` and
+``frame_counts`` as a dataset cache does, and ``settings`` (the backbone, its weights, the size).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from har.dataset import _fingerprint, discover_clips, frame_steps, labelled
+from har.errors import DatasetError
+from har.workers import run_in_workers
+
+#: The size ImageNet backbones were trained at.
+BACKBONE_SIZE = 224
+FEATURES_FORMAT = 1
+
+
+@dataclass
+class FeatureDataset:
+    """Per-frame backbone features of a dataset's clips, and their labels, as the feature cache stores them."""
+
+    features: np.ndarray  # float16 [N, T, D]
+    labels: np.ndarray
+    groups: np.ndarray
+    classes: list[str]
+    paths: list[str]
+    settings: dict = field(default_factory=dict)
+    frame_counts: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def sequence_length(self) -> int:
+        """Frames per clip (T)."""
+        return int(self.features.shape[1])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(height, width) of the frames the backbone read."""
+        height, width = self.settings.get("image_size", (BACKBONE_SIZE, BACKBONE_SIZE))
+        return int(height), int(width)
+
+    def frame_steps(self, indices: np.ndarray | None = None) -> np.ndarray:
+        """The time step, in video frames, between the sampled frames of each clip (as ``Dataset.frame_steps``)."""
+        return frame_steps(self.frame_counts, len(self), self.sequence_length, indices)
+
+    def inputs(self, channels: int | None = None) -> Float32View:
+        """What the head is fed: the features, as float32 a batch at a time (``channels``: the model's feature size).
+
+        float16 halves the cache; the model gets float32, since oneDNN logs an error line for float16 inputs on CPUs
+        without AVX-512.
+        """
+        if channels is not None and channels != self.features.shape[-1]:
+            raise DatasetError(f"a model reading {channels} features a frame; this cache has {self.features.shape[-1]}")
+        return Float32View(self.features)
+
+    def summary(self) -> str:
+        """One line: clips, classes, shape and memory, and what the same frames would take as pixels."""
+        n, t, d = self.features.shape
+        height, width = self.image_size
+        pixels = n * t * height * width * 3
+        return (
+            f"{n} clips, {len(self.classes)} classes, features [{n}, {t}, {d}] float16 "
+            f"({self.features.nbytes / 2**20:.1f} MiB; the frames at {height}x{width} would take "
+            f"{pixels / 2**20:,.0f} MiB), {self.settings.get('backbone')} with "
+            f"{self.settings.get('backbone_weights') or 'random'} weights"
+        )
+
+
+class Float32View:
+    """An array seen as float32: indexing returns float32 copies of what it picks (a batch), nothing more."""
+
+    def __init__(self, array: np.ndarray):
+        self.array, self.shape, self.dtype = array, array.shape, np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, index) -> np.ndarray:
+        return np.asarray(self.array[index], np.float32)
+
+
+@dataclass
+class FeatureReport:
+    """What ``extract_features`` did: the features, the clips it skipped and why, and the backbone it ran."""
+
+    dataset: FeatureDataset
+    skipped: list[tuple[str, str]]
+    backbone: object  # the frame model that made the features (``frame_backbone``): ``assemble`` needs it
+    reused: bool = False
+
+
+def frame_backbone(backbone: str = "MobileNetV3Small", image_size: int = BACKBONE_SIZE, weights="imagenet"):
+    """uint8 RGB frames ``[n, H, W, 3]`` -> features ``[n, D]``: what ``har.models.pretrained`` runs on each frame."""
+    from har.backend import keras
+    from har.models import backbone_cnn
+
+    cnn, to_float = backbone_cnn(backbone, (image_size, image_size), weights)
+    cnn.trainable = False
+    frames = keras.Input(shape=(image_size, image_size, 3), dtype="uint8", name="frame")
+    return keras.Model(frames, cnn(to_float(frames)), name=f"{backbone}_features")
+
+
+def extract_features(
+    root: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    classes: Sequence[str] | None = None,
+    sequence_length: int = 20,
+    image_size: int = BACKBONE_SIZE,
+    backbone: str = "MobileNetV3Small",
+    weights: str | None = "imagenet",
+    workers: int | None = None,
+    progress: bool = True,
+) -> FeatureReport:
+    """Run every clip's ``sequence_length`` frames, ``image_size`` square, through a frozen backbone; keep the features.
+
+    The frames are sampled as ``har.dataset.build_dataset`` samples them and decoded on ``workers`` processes; the
+    backbone (``frame_backbone``) runs here, one clip at a time, so memory holds one clip's frames, never the
+    dataset's. Unreadable clips are skipped with their reason. With ``out`` the cache is written atomically and
+    reused when it holds the same clips and settings; a backbone with random weights (``weights=None``: offline, the
+    tests) is never reused, since a new one has other weights.
+    """
+    from tqdm.auto import tqdm
+
+    clips, _stray = discover_clips(root, classes)
+    class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
+    settings = {
+        "format": FEATURES_FORMAT,
+        "classes": class_names,
+        "sequence_length": sequence_length,
+        "image_size": [image_size, image_size],
+        "backbone": backbone,
+        "backbone_weights": weights,
+    }
+    fingerprint = _fingerprint(clips, settings)
+    if out is not None and Path(out).is_file() and weights is not None:
+        try:
+            cached = load_features(out)
+        except DatasetError:
+            cached = None
+        if cached is not None and cached.settings.get("fingerprint") == fingerprint:
+            if progress:
+                print(f"Feature cache {out} is up to date: {cached.summary()}")
+            skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
+            return FeatureReport(cached, skipped, frame_backbone(backbone, image_size, weights), reused=True)
+
+    cnn = frame_backbone(backbone, image_size, weights)
+    features = np.zeros((len(clips), sequence_length, cnn.output_shape[-1]), np.float16)
+    counts = np.zeros(len(clips), np.int64)
+    keep = np.zeros(len(clips), bool)
+    reasons: dict[int, str] = {}
+    outcomes = run_in_workers(
+        "har.video:extract_frames",
+        [(str(c.path), sequence_length, (image_size, image_size)) for c in clips],
+        workers=workers or os.cpu_count() or 1,
+        kwargs={"with_count": True},
+        retry_kwargs={"backend": "ffmpeg"},
+        what=[c.relative for c in clips],
+    )
+    with tqdm(total=len(clips), desc="Backbone features", unit="clip", disable=not progress) as bar:
+        for i, result, error in outcomes:
+            if error is None:
+                frames, counts[i] = result
+                features[i] = np.asarray(cnn.predict_on_batch(frames), np.float32)
+                keep[i] = True
+            else:
+                reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
+            bar.update()
+    skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
+    if not keep.any():
+        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
+    kept = np.flatnonzero(keep)
+    labels, groups, class_names, dropped = labelled(root, clips, kept, class_names)
+    dataset = FeatureDataset(
+        features=features[kept],
+        labels=labels,
+        groups=groups,
+        classes=class_names,
+        paths=[clips[i].relative for i in kept],
+        settings={**settings, "fingerprint": fingerprint, "skipped": skipped, "dropped_classes": dropped},
+        frame_counts=counts[kept],
+    )
+    if progress:
+        for relative, reason in skipped:
+            print(f"skipped {relative}: {reason}")
+        print(dataset.summary())
+    if out is not None:
+        save_features(dataset, out)
+    return FeatureReport(dataset, skipped, cnn)
+
+
+def save_features(dataset: FeatureDataset, path: str | os.PathLike) -> Path:
+    """Write the feature cache atomically (a temporary file beside it, renamed when complete)."""
+    from har.workspace import atomic_write
+
+    with atomic_write(path) as tmp, tmp.open("wb") as handle:
+        np.savez(
+            handle,
+            features=dataset.features,
+            labels=dataset.labels,
+            groups=dataset.groups,
+            classes=np.array(dataset.classes, dtype=str),
+            paths=np.array(dataset.paths, dtype=str),
+            frame_counts=np.zeros(len(dataset), np.int64) if dataset.frame_counts is None else dataset.frame_counts,
+            settings=np.array(json.dumps(dataset.settings)),
+        )
+    return Path(path)
+
+
+def load_features(path: str | os.PathLike) -> FeatureDataset:
+    """Load a feature cache written by ``extract_features``; ``DatasetError`` (one line) for anything else."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as error:
+        raise DatasetError(f"{path}: not a readable feature cache ({' '.join(str(error).split())})") from None
+    missing = {"features", "labels", "groups", "classes", "paths", "settings"} - set(arrays)
+    if missing:
+        raise DatasetError(f"{path}: not a feature cache (missing {', '.join(sorted(missing))})")
+    features, labels = arrays["features"], arrays["labels"]
+    if features.ndim != 3 or features.dtype != np.float16 or len(features) != len(labels):
+        raise DatasetError(f"{path}: features must be float16 [N, T, D] for its {len(labels)} clips")
+    return FeatureDataset(
+        features=features,
+        labels=labels.astype(np.int64),
+        groups=arrays["groups"].astype(np.int64),
+        classes=[str(c) for c in arrays["classes"]],
+        paths=[str(p) for p in arrays["paths"]],
+        settings=json.loads(str(arrays["settings"])),
+        frame_counts=arrays.get("frame_counts"),
+    )
+
+
+def feature_head(num_classes: int, sequence_length: int, feature_size: int):
+    """``har.models.pretrained``'s head alone, on cached features ``[T, D]``: LSTM 64, dropout 0.3, softmax."""
+    from har.backend import keras
+    from har.models import pretrained_head
+
+    features = keras.Input(shape=(sequence_length, feature_size), name="features")
+    return keras.Model(features, pretrained_head(num_classes, features), name="pretrained_head")
+
+
+def assemble(backbone, head, *, backbone_name: str = "MobileNetV3Small"):
+    """``har.models.pretrained`` at the backbone's size, with ``backbone``'s weights (the frame model that made the
+    features, ``FeatureReport.backbone``) and the trained ``head``'s: a clip model that predicts on videos.
+    """
+    from har.models import pretrained
+
+    sequence_length, _ = head.input_shape[1:]
+    size = tuple(backbone.input_shape[1:3])
+    model = pretrained(head.output_shape[-1], sequence_length, size, weights=None, backbone=backbone_name)
+    cnn = next(layer for layer in backbone.layers if hasattr(layer, "layers"))  # the keras.applications model
+    model.get_layer("backbone").layer.set_weights(cnn.get_weights())
+    trained = [layer for layer in head.layers if layer.weights]
+    for target, source in zip([layer for layer in model.layers[3:] if layer.weights], trained, strict=True):
+        target.set_weights(source.get_weights())
+    return model
+
+
+def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, result) -> Path:
+    """Save ``assemble``'s model as a bundle, as ``har.train.train_model`` saves its own: the classes, the frame size,
+    the backbone's weights and the sliding window's frame step, from the head's training (``result``: its TrainResult).
+    """
+    from har.bundle import bundle_metadata, save_bundle
+    from har.train import window_frame_step
+
+    metadata = bundle_metadata(
+        dataset.classes, dataset.sequence_length, dataset.image_size, model="pretrained",
+        backbone_weights=dataset.settings.get("backbone_weights"), features=dataset.settings.get("fingerprint"),
+        frame_step=window_frame_step(dataset, result.fit_indices), epochs_run=len(result.history.get("loss", [])),
+    )  # fmt: skip
+    return save_bundle(model, path, metadata)
