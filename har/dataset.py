@@ -376,21 +376,50 @@ def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[st
 
 def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
     """Write the cache atomically: to a temporary file in the same folder, renamed only when complete."""
+    flow = {} if dataset.flow is None else {"flow": dataset.flow}
+    return save_cache(dataset, path, frames=dataset.frames, **flow)
+
+
+def save_cache(dataset, path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Write a cache atomically: ``arrays`` (the frames and flow, or the features of ``har.features``) and what every
+    cache holds of its clips, ``dataset``'s labels, groups, classes, paths, frame counts (when known) and settings."""
     from har.workspace import atomic_write
 
+    counts = {} if dataset.frame_counts is None else {"frame_counts": np.asarray(dataset.frame_counts, np.int64)}
     with atomic_write(path) as tmp, tmp.open("wb") as handle:
         np.savez(
             handle,
-            frames=dataset.frames,
+            **arrays,
             labels=dataset.labels,
             groups=dataset.groups,
             classes=np.array(dataset.classes, dtype=str),
             paths=np.array(dataset.paths, dtype=str),
-            **({} if dataset.frame_counts is None else {"frame_counts": np.asarray(dataset.frame_counts, np.int64)}),
-            **({} if dataset.flow is None else {"flow": dataset.flow}),
+            **counts,
             settings=np.array(json.dumps(dataset.settings)),
         )
     return Path(path)
+
+
+def read_cache(path: str | os.PathLike, what: str, required: set[str], hint: str = "") -> dict[str, np.ndarray]:
+    """The arrays of a cache file (``what``: "dataset cache", ...), or ``DatasetError`` in one line: no such file
+    (``hint`` says how to make one), not an ``.npz`` archive, damaged, or without one of the ``required`` arrays."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such {what}{hint}")
+    try:
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise DatasetError(f"{path}: not a {what} (a single array, not an .npz archive)")
+        with data:
+            missing = required - set(data.files)
+            if missing:
+                raise DatasetError(f"{path}: not a {what} (missing {', '.join(sorted(missing))})")
+            return {name: data[name] for name in data.files}
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as error:
+        reason = " ".join(str(error).split())
+        raise DatasetError(f"{path}: not a readable {what} ({reason})") from None
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
@@ -399,24 +428,9 @@ def load_dataset(path: str | os.PathLike) -> Dataset:
     Every field is checked against the cache contract (see the module docstring), so that a damaged or
     foreign file fails here with a reason, not later inside TensorFlow.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"{path}: no such dataset cache (build it with `python -m har build-dataset`)")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise DatasetError(f"{path}: not a dataset cache (a single array, not an .npz archive)")
-        with data:
-            missing = {"frames", "labels", "groups", "classes", "paths"} - set(data.files)
-            if missing:
-                raise DatasetError(f"{path}: not a dataset cache (missing {', '.join(sorted(missing))})")
-            arrays = {name: data[name] for name in data.files}
-    except DatasetError:
-        raise
-    except (OSError, ValueError, EOFError, KeyError, AttributeError, zipfile.BadZipFile) as error:
-        reason = " ".join(str(error).split())
-        raise DatasetError(f"{path}: not a readable dataset cache ({reason})") from None
-    return _checked_dataset(path, arrays)
+    required = {"frames", "labels", "groups", "classes", "paths"}
+    arrays = read_cache(path, "dataset cache", required, " (build it with `python -m har build-dataset`)")
+    return _checked_dataset(Path(path), arrays)
 
 
 def _checked_dataset(path: Path, arrays: dict[str, np.ndarray]) -> Dataset:

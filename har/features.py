@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from har.dataset import _fingerprint, discover_clips, frame_steps, labelled
+from har.dataset import _fingerprint, discover_clips, frame_steps, labelled, read_cache, save_cache
 from har.errors import DatasetError
 from har.workers import run_in_workers
 
@@ -142,6 +141,9 @@ def extract_features(
     """
     from tqdm.auto import tqdm
 
+    if sequence_length < 1 or image_size < 32:
+        raise DatasetError(f"sequence length must be positive and the backbone's frames at least 32 pixels wide "
+                           f"(got {sequence_length} and {image_size})")  # fmt: skip
     clips, _stray = discover_clips(root, classes)
     class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
     settings = {
@@ -211,33 +213,12 @@ def extract_features(
 
 def save_features(dataset: FeatureDataset, path: str | os.PathLike) -> Path:
     """Write the feature cache atomically (a temporary file beside it, renamed when complete)."""
-    from har.workspace import atomic_write
-
-    with atomic_write(path) as tmp, tmp.open("wb") as handle:
-        np.savez(
-            handle,
-            features=dataset.features,
-            labels=dataset.labels,
-            groups=dataset.groups,
-            classes=np.array(dataset.classes, dtype=str),
-            paths=np.array(dataset.paths, dtype=str),
-            frame_counts=np.zeros(len(dataset), np.int64) if dataset.frame_counts is None else dataset.frame_counts,
-            settings=np.array(json.dumps(dataset.settings)),
-        )
-    return Path(path)
+    return save_cache(dataset, path, features=dataset.features)
 
 
 def load_features(path: str | os.PathLike) -> FeatureDataset:
     """Load a feature cache written by ``extract_features``; ``DatasetError`` (one line) for anything else."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, AttributeError) as error:
-        raise DatasetError(f"{path}: not a readable feature cache ({' '.join(str(error).split())})") from None
-    missing = {"features", "labels", "groups", "classes", "paths", "settings"} - set(arrays)
-    if missing:
-        raise DatasetError(f"{path}: not a feature cache (missing {', '.join(sorted(missing))})")
+    arrays = read_cache(path, "feature cache", {"features", "labels", "groups", "classes", "paths", "settings"})
     features, labels = arrays["features"], arrays["labels"]
     if features.ndim != 3 or features.dtype != np.float16 or len(features) != len(labels):
         raise DatasetError(f"{path}: features must be float16 [N, T, D] for its {len(labels)} clips")
