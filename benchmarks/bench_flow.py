@@ -40,11 +40,12 @@ FLOW_WAYS = {
 
 
 def clip_flows(job: tuple[str, int]) -> tuple[dict, dict]:
-    """Every way's flow ``[T, 64, 64, 2]`` (uint8, as ``FlowMaker`` stores it) for one clip, and its ms per pair."""
+    """Every way's flow ``[T, 64, 64, 2]`` (``FlowMaker`` with that way's method and size) for one clip, and its ms
+    per frame pair."""
     import cv2
     import numpy as np
 
-    from har.video import FLOW_UNITS, flow_pairs, iter_frames, sample_frame_indices
+    from har.video import FlowMaker, flow_pairs, iter_frames, sample_frame_indices
 
     path, length = job
     frames = list(iter_frames(path))
@@ -56,19 +57,12 @@ def clip_flows(job: tuple[str, int]) -> tuple[dict, dict]:
     }
     flows, costs = {}, {}
     for name, (size, method) in FLOW_WAYS.items():
+        maker = FlowMaker((64, 64), calc=methods[method], grey_size=None if size == "own" else size)
         start = time.perf_counter()
         out = []
         for a, b in pairs.tolist():
             b = min(b, len(frames) - 1)
-            greys = []
-            for frame in (frames[a], frames[b]):
-                frame = frame if size == "own" else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
-                greys.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-            motion = methods[method](greys[0], greys[1], None)
-            scale = np.array([64 / greys[0].shape[1], 64 / greys[0].shape[0]], np.float32)
-            motion = cv2.resize(motion, (64, 64), interpolation=cv2.INTER_AREA) * scale
-            motion -= motion.reshape(-1, 2).mean(axis=0)
-            out.append(np.clip(np.rint(128 + FLOW_UNITS * motion), 1, 255).astype(np.uint8))
+            out.append(maker.flow(maker.grey(frames[a]), maker.grey(frames[b])))
         costs[name] = 1000 * (time.perf_counter() - start) / len(pairs)
         flows[name] = np.stack(out)
     return flows, costs

@@ -559,7 +559,7 @@ def predict_single_action(
             raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
         clip = predictor.model_frames()(frames)[sample_frame_indices(len(frames), length)]
     else:  # decoded in a worker process, as for training: a crashing decoder cannot take Python down
-        clip = extract_frames_isolated(source, length, size, **({"flow": True} if predictor.flow else {}))
+        clip = extract_frames_isolated(source, length, size, flow=predictor.flow)
     probabilities = np.asarray(predictor.model.predict_on_batch(clip[None]))[0]
     order = np.argsort(probabilities)[::-1][: max(1, top_k)]
     top = [(predictor.classes[i], float(probabilities[i])) for i in order]

@@ -240,18 +240,22 @@ class FlowMaker:
     measured in model pixels, less its mean over the frame (the camera's own pan, roughly, as Simonyan and
     Zisserman subtract it), and stored as uint8: ``128 + FLOW_UNITS * displacement``, clipped to 1..255 so that
     mirroring (``256 - v``) is exact. The flow of frame ``i`` is the motion from frame ``i - 1`` to ``i``; frame 0's
-    is from 0 to 1.
+    is from 0 to 1. ``calc`` (``calc(before, after, None)`` -> float flow, as OpenCV's methods) and ``grey_size`` (a
+    fixed (width, height) for the grey frames) try other ways; ``benchmarks/bench_flow.py`` measured them.
     """
 
-    def __init__(self, image_size: tuple[int, int]):
+    def __init__(self, image_size: tuple[int, int], calc=None, grey_size: tuple[int, int] | None = None):
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._calc = calc or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc
+        self._grey_size = grey_size
 
     def grey(self, frame_bgr: np.ndarray) -> np.ndarray:
         """One decoded BGR frame in grey, at the size flow is computed at."""
         height, width = frame_bgr.shape[:2]
         scale = FLOW_MAX_SIDE / max(height, width)
-        if scale < 1:
+        if self._grey_size is not None:
+            frame_bgr = cv2.resize(frame_bgr, self._grey_size, interpolation=cv2.INTER_AREA)
+        elif scale < 1:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             frame_bgr = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
@@ -259,7 +263,7 @@ class FlowMaker:
     def flow(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """uint8 flow ``[H, W, 2]`` (model size) from grey frame ``before`` to ``after`` (see the class)."""
         height, width = self.image_size
-        motion = self._dis.calc(before, after, None)
+        motion = self._calc(before, after, None)
         motion = cv2.resize(motion, (width, height), interpolation=cv2.INTER_AREA)
         motion *= np.array([width / before.shape[1], height / before.shape[0]], np.float32)  # in model pixels
         motion -= motion.reshape(-1, 2).mean(axis=0)

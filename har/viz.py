@@ -487,7 +487,7 @@ def _output_shape(layer) -> tuple | None:
 
 def _drawing_order(model) -> tuple[list, list[list[int]], dict[int, str]]:
     """The layers of ``model`` (no input layer) in the order the diagram draws them, the rows each reads from
-    (0: the input), and the branches: {row of a branch's first layer: the branch's name}.
+    (0: the input), and the branches: {name: (row of its first layer, row of its last)}.
 
     A chain of layers (every ``Sequential`` model) is drawn as it is. Where a layer's output feeds several layers,
     each of those starts a branch; a branch is drawn whole before the next (in the order the layer that joins
@@ -529,7 +529,7 @@ def _drawing_order(model) -> tuple[list, list[list[int]], dict[int, str]]:
     branches = {}
     for k in lanes_first:
         members = [row_of[id(layer)] for layer in ordered if lane[id(layer)] == k]
-        branches[min(members)] = ordered[max(members) - 1].name.replace("_", " ")
+        branches[ordered[max(members) - 1].name.replace("_", " ")] = (min(members), max(members))
     return ordered, inputs, branches
 
 
@@ -605,10 +605,8 @@ def plot_model_diagram(model, *, title: str | None = None):
             arrow = FancyArrowPatch(start, end, arrowstyle="-|>", color="0.3", connectionstyle=bend)
             arrow.set_mutation_scale(10)
             ax.add_patch(arrow)
-    for first, name in branches.items():  # bracket and name every branch
-        last = max([r for r in branches if r > first] or [len(rows)], default=len(rows))
-        last = min(last, next((r for r, sources in enumerate(reads, 1) if r > first and len(sources) > 1), len(rows)))
-        top, bottom = boxes[first][1], boxes[last - 1][0]
+    for name, (first, last) in branches.items():  # bracket and name every branch
+        top, bottom = boxes[first][1], boxes[last][0]
         x = left + width + 0.15
         ax.plot([x - 0.08, x, x, x - 0.08], [top, top, bottom, bottom], color="#7a3e9d", lw=1.5)
         ax.text(x + 0.1, bottom - 0.12, name, ha="left", va="top", fontsize=8.5, color="#7a3e9d", style="italic")
