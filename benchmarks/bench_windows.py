@@ -15,7 +15,8 @@ video. Both sides are measured in this one run:
   clips. A window that ends there has mostly seen this clip: the label a viewer would expect by then.
 
 The ratio of the two is the figure: 1.0 means the sliding window is as good as knowing where each clip starts
-and ends. Each frame step in ``--steps`` is tried beside the bundle's own (``frame_step``, what prediction uses).
+and ends. Each frame step in ``--steps`` is tried beside the bundle's own (``frame_step``, what prediction uses),
+each with windows that stop at the shot cuts ``har.video.ShotCuts`` finds (the default) and without.
 """
 
 from __future__ import annotations
@@ -95,32 +96,40 @@ def main() -> None:
         frames = spans[-1][1]
         own = predictor.frame_step
         rows = []
+        found = None
         for step in dict.fromkeys([own, *args.steps]):
             predictor.frame_step = step
-            start = time.perf_counter()
-            windows = predict_on_video(predictor, joined.path, progress=False)
-            seconds = time.perf_counter() - start
-            accuracy = joined.late_window_accuracy(windows)
-            rows.append({"frame_step": step, "window_frames": predictor.window_frames, "bundle_step": step == own,
-                         "window_accuracy": accuracy, "whole_accuracy": whole_accuracy,
-                         "ratio": accuracy / whole_accuracy if whole_accuracy else float("nan"),
-                         "frames_per_second": frames / seconds})  # fmt: skip
+            for cuts in (True, False):
+                start = time.perf_counter()
+                windows = predict_on_video(predictor, joined.path, cuts=cuts, progress=False)
+                seconds = time.perf_counter() - start
+                accuracy = joined.late_window_accuracy(windows)
+                rows.append({"frame_step": step, "window_frames": predictor.window_frames, "bundle_step": step == own,
+                             "cuts": cuts, "window_accuracy": accuracy, "whole_accuracy": whole_accuracy,
+                             "ratio": accuracy / whole_accuracy if whole_accuracy else float("nan"),
+                             "frames_per_second": frames / seconds})  # fmt: skip
+                if cuts:
+                    found = set(windows.cuts)
+    joins = {start for start, _ in spans[1:]}
     lengths = [end - start for start, end in spans]
     print(
         f"\n{len(order)} unseen clips of {root.name} joined ({frames} frames; clips of {min(lengths)}-{max(lengths)}, "
         f"median {int(np.median(lengths))}), model {bundle.name} (T={predictor.sequence_length}, "
         f"trained at a median step of {predictor.metadata.get('training_frame_step')} frames)\n"
     )
-    print("| frame step | window spans | window right (last 30 % of each clip) | whole clip right | ratio |")
-    print("|---|---|---|---|---|")
+    print(f"shot cuts found: {len(found & joins)} of the {len(joins)} joins, {len(found - joins)} inside clips\n")
+    print("| frame step | window spans | stops at cuts | late windows right | whole clip right | ratio |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         mark = " (bundle's)" if row["bundle_step"] else ""
         print(
-            f"| {row['frame_step']}{mark} | {row['window_frames']} frames | {row['window_accuracy']:.1%} | "
-            f"{row['whole_accuracy']:.1%} | **{row['ratio']:.2f}x** |"
+            f"| {row['frame_step']}{mark} | {row['window_frames']} frames | {'yes' if row['cuts'] else 'no'} | "
+            f"{row['window_accuracy']:.1%} | {row['whole_accuracy']:.1%} | **{row['ratio']:.2f}x** |"
         )
     store = args.out / f"{root.name}-{bundle.stem}.json"
-    store.write_text(json.dumps({"bundle": str(bundle), "clips": len(order), "rows": rows}, indent=1))
+    summary = {"bundle": str(bundle), "clips": len(order), "joins": len(joins), "cuts_at_joins": len(found & joins),
+               "cuts_inside_clips": len(found - joins), "rows": rows}  # fmt: skip
+    store.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -264,12 +264,14 @@ def _predict(args: argparse.Namespace) -> None:
         out = video.source.with_name(f"{video.source.stem}.annotated.mp4")
     result = predict_on_video(
         predictor, video.source, out, stride=args.stride, smooth=args.smooth, unsure_below=args.unsure_below,
+        cuts=not args.no_cuts,
         max_frames=args.max_frames if args.max_frames else (300 if isinstance(video.source, int) else None),
     )  # fmt: skip
     counts = {name: result.labels.count(name) for name in dict.fromkeys(result.labels)}
     summary = ", ".join(f"{name} {n / len(result.labels):.0%}" for name, n in counts.items())
     pace = f"{predictor.sequence_length} frames one every {predictor.frame_step}, {predictor.window_frames} in all"
-    print(f"{result.frame_count} frames, {len(result.labels)} windows ({pace}): {summary}")
+    shots = f", {len(result.cuts)} shot cut{'s' * (len(result.cuts) != 1)}" if not args.no_cuts else ""
+    print(f"{result.frame_count} frames, {len(result.labels)} windows ({pace}{shots}): {summary}")
     print(f"{result.timings['frames_per_second']:.0f} frames/s")
     print(f"Annotated video: {out}")
 
@@ -304,7 +306,7 @@ def _live(args: argparse.Namespace) -> None:
     from har.live import run_live
 
     run_live(args.model, args.camera, out=args.out, max_frames=args.max_frames, stride=args.stride,
-             smooth=args.smooth)  # fmt: skip
+             smooth=args.smooth, cuts=not args.no_cuts)  # fmt: skip
 
 
 class _Parser(argparse.ArgumentParser):
@@ -399,6 +401,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unsure-below", type=_probability, default=None,
                    help="below this confidence say 'unsure' (default har.predict.UNSURE_BELOW, measured)")  # fmt: skip
     p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (webcam default 300)")
+    p.add_argument("--no-cuts", action="store_true",
+                   help="let a window reach back across a shot cut (default: it stays inside its shot)")  # fmt: skip
 
     p = sub.add_parser("app", help="a web app to try a model: upload a video or paste a URL (needs gradio)")
     p.add_argument("model", type=Path, help="model bundle (.keras)")
@@ -414,6 +418,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (default: Ctrl-C stops)")
     p.add_argument("--stride", type=_whole(1), default=1, help="classify a window every N frames (default 1)")
     p.add_argument("--smooth", type=_whole(1), default=1, help="average the last N windows' probabilities (default 1)")
+    p.add_argument("--no-cuts", action="store_true",
+                   help="let a window reach back across a shot cut (default: it stays inside its shot)")  # fmt: skip
     return parser
 
 

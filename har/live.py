@@ -111,9 +111,10 @@ def _open_source(source: VideoSource | Iterable[np.ndarray], stack: ExitStack) -
 
 def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
-    batch: int, own_frames: bool,
+    batch: int, own_frames: bool, cuts: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
     from har.predict import _chunks, _limited, draw_prediction
+    from har.video import ShotCuts
 
     classes = predictor.classes
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
@@ -123,13 +124,17 @@ def _label(
     shown = None
     index = 0
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
+    shots = ShotCuts() if cuts else None  # a window stays inside its shot, as in predict_on_video
     for chunk in _chunks(_limited(frames, max_frames), batch):
-        codes = predictor.encode(convert(chunk), batch_size=batch)  # each frame through the per-frame layers once
-        for frame, code in zip(chunk, codes, strict=True):
+        model_frames = convert(chunk)
+        starts = shots(model_frames) if shots is not None else [None] * len(chunk)
+        codes = predictor.encode(model_frames, batch_size=batch)  # each frame through the per-frame layers once
+        for frame, code, start in zip(chunk, codes, starts, strict=True):
             encoded.append(code)
             classified = index >= span - 1 and (index - span + 1) % stride == 0
-            if classified:
-                window = np.stack(encoded)[predictor.window_indices(last)]  # as predict_on_video gathers it
+            if classified:  # gathered as predict_on_video gathers it; codes[0] is frame index - span + 1
+                shot_start = None if start is None else np.array([start - (index - span + 1)])
+                window = np.stack(encoded)[predictor.window_indices(last, shot_start)]
                 recent.append(predictor.classify_windows(window, batch_size=1)[0])
                 shown = np.mean(recent, axis=0)  # as predict_on_video smooths
             if not own_frames:
@@ -153,6 +158,7 @@ def label_stream(
     smooth: int = 1,
     max_frames: int | None = None,
     batch: int = 1,
+    cuts: bool = True,
 ) -> Iterator[LiveFrame]:
     """Label every frame of a webcam (an index such as 0), a video file, or an iterable of BGR frames, live.
 
@@ -160,7 +166,8 @@ def label_stream(
     batches of ``batch`` frames: 1 labels each frame at once, more is faster but lags by that many
     frames), a window of ``sequence_length`` encoded frames ``frame_step`` apart is classified every ``stride``
     frames, and ``smooth`` averages the last windows' probabilities: the same numbers as
-    ``har.predict.predict_on_video`` with the same ``stride`` and ``smooth``. The label and confidence are
+    ``har.predict.predict_on_video`` with the same ``stride``, ``smooth`` and ``cuts`` (a window never reaches
+    back across a shot cut). The label and confidence are
     drawn on the frame ("collecting N frames..." until the first window is full); frames passed in as
     arrays are copied first. Stops after ``max_frames`` frames, or when the source ends.
     """
@@ -171,7 +178,7 @@ def label_stream(
         with ExitStack() as stack:  # the camera, or the decoding worker, closes with the generator
             _, frames, own = _open_source(source, stack)
             yield from _label(predictor, frames, stride=stride, smooth=smooth, max_frames=max_frames, batch=batch,
-                              own_frames=own)  # fmt: skip
+                              own_frames=own, cuts=cuts)  # fmt: skip
 
     return stream()
 
@@ -202,6 +209,7 @@ def run_live(
     smooth: int = 1,
     print_every: int | None = None,
     batch: int = 1,
+    cuts: bool = True,
 ) -> LiveRun:
     """Label a webcam live in a terminal: print a line whenever the label changes; optionally save the video.
 
@@ -209,7 +217,8 @@ def run_live(
     labelled frame is written to an H.264 MP4 at the source's frame rate. ``print_every`` also prints
     the current label every that many frames when it stays the same (default: only changes). Stops
     after ``max_frames`` frames, when the source ends, or on Ctrl-C, which ends cleanly and keeps what
-    was written. A camera that cannot be opened raises a one-line ``VideoError``.
+    was written. ``cuts``: windows stay inside their shot (``label_stream``). A camera that cannot be opened
+    raises a one-line ``VideoError``.
     """
     from har.predict import H264Writer
 
@@ -228,7 +237,7 @@ def run_live(
         started = time.perf_counter()
         try:
             for live in _label(predictor, source_frames, stride=stride, smooth=smooth, max_frames=max_frames,
-                               batch=batch, own_frames=own):  # fmt: skip
+                               batch=batch, own_frames=own, cuts=cuts):  # fmt: skip
                 if out is not None and writer is None:
                     height, width = live.frame.shape[:2]
                     writer = stack.enter_context(H264Writer(out, (width, height), fps, pixel_format="bgr24"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from har.bundle import load_bundle
 from har.errors import ClipTooShortError, HarError, VideoError
-from har.video import FLOW_CHANNELS, ModelFrames, VideoSource, iter_frames, sample_frame_indices, video_info
+from har.video import FLOW_CHANNELS, ModelFrames, ShotCuts, VideoSource, iter_frames, sample_frame_indices, video_info
 from har.workers import FrameStream, extract_frames_isolated
 from har.workspace import atomic_write
 
@@ -68,10 +68,22 @@ class Predictor:
         """Video frames a window spans: its ``sequence_length`` frames, ``frame_step`` apart."""
         return (self.sequence_length - 1) * self.frame_step + 1
 
-    def window_indices(self, ends: np.ndarray) -> np.ndarray:
-        """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first."""
+    def window_indices(self, ends: np.ndarray, shot_starts: np.ndarray | None = None) -> np.ndarray:
+        """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first.
+
+        ``T`` frames ``frame_step`` apart. With ``shot_starts`` (the first frame of each end's shot,
+        ``har.video.ShotCuts``), a window that would reach back across its shot's cut takes its ``T`` frames
+        spread over the shot so far instead, as training spread them over a clip: it never mixes two scenes.
+        """
+        ends = np.asarray(ends, dtype=np.int64)
         back = self.frame_step * np.arange(self.sequence_length - 1, -1, -1)
-        return np.asarray(ends, dtype=np.int64)[:, None] - back[None, :]
+        indices = ends[:, None] - back[None, :]
+        if shot_starts is not None:
+            shot_starts = np.asarray(shot_starts, dtype=np.int64)
+            for row in np.flatnonzero(indices[:, 0] < shot_starts):
+                start = shot_starts[row]
+                indices[row] = start + sample_frame_indices(int(ends[row] - start) + 1, self.sequence_length)
+        return indices
 
     @property
     def per_frame(self) -> bool:
@@ -288,6 +300,7 @@ class WindowPredictions:
     output: Path | None = None
     title: str = ""
     timings: dict = field(default_factory=dict)
+    cuts: list[int] = field(default_factory=list)  # frames where a new shot started (``cuts=True``)
 
     @property
     def labels(self) -> list[str]:
@@ -329,12 +342,15 @@ def predict_on_video(
     chunk_size: int = 256,
     max_frames: int | None = None,
     unsure_below: float = UNSURE_BELOW,
+    cuts: bool = True,
     progress: bool = True,
 ) -> WindowPredictions:
     """Label every frame of a video with the action of the window of frames that ends there.
 
     A window is ``sequence_length`` frames ``frame_step`` apart (from the bundle: the pace training saw),
-    so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once.
+    so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once. With ``cuts``,
+    a window never reaches back across a shot cut (``har.video.ShotCuts``): just after one, it spreads its
+    frames over the new shot so far (``Predictor.window_indices``). The cuts found are in the result.
 
     A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
     ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
@@ -353,7 +369,7 @@ def predict_on_video(
             info, frames = stream.info, iter(stream)
         return _label_frames(
             predictor, source, info, frames, stack, out, stride=stride, smooth=smooth, batch_size=batch_size,
-            chunk_size=chunk_size, max_frames=max_frames, unsure_below=unsure_below, progress=progress,
+            chunk_size=chunk_size, max_frames=max_frames, unsure_below=unsure_below, cuts=cuts, progress=progress,
         )  # fmt: skip
 
 
@@ -371,6 +387,7 @@ def _label_frames(
     chunk_size,
     max_frames,
     unsure_below,
+    cuts,
     progress,
 ) -> WindowPredictions:
     import time
@@ -389,18 +406,23 @@ def _label_frames(
     recent: deque[np.ndarray] = deque(maxlen=smooth)
     tail = None  # encoded last (span - 1) frames of the previous chunk
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
+    shots = ShotCuts() if cuts else None  # a window stays inside its shot
     shown = None
     seen = 0
     started = time.perf_counter()
     for chunk in _chunks(_limited(frames, max_frames), chunk_size):
         if bar is None and seen + len(chunk) >= span:
             bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
-        encoded = predictor.encode(convert(chunk), batch_size)
+        model_frames = convert(chunk)
+        starts = shots(model_frames) if shots is not None else None  # the first frame of each frame's shot
+        encoded = predictor.encode(model_frames, batch_size)
         buffer = encoded if tail is None else np.concatenate([tail, encoded])
         first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
         chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= span - 1 and (e - span + 1) % stride == 0]
         if chunk_ends:  # each frame was encoded once; a window gathers its frames' codes
-            windows = buffer[predictor.window_indices(np.array(chunk_ends)) - first]
+            ends_here = np.array(chunk_ends)
+            shot_starts = None if starts is None else starts[ends_here - seen]
+            windows = buffer[predictor.window_indices(ends_here, shot_starts) - first]
             chunk_probabilities = predictor.classify_windows(windows, batch_size)
         else:
             chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
@@ -437,6 +459,7 @@ def _label_frames(
         output=Path(out) if out is not None else None,
         title=_name(source),
         timings={"seconds": elapsed, "frames_per_second": seen / elapsed if elapsed else float("nan")},
+        cuts=list(shots.cuts) if shots is not None else [],
     )
 
 

@@ -22,27 +22,22 @@ from har.errors import HarError
 from har.splits import Split, validation_split
 from har.video import FLOW_CHANNELS
 
-#: The sliding window's frame step: this share of the step of the shorter training clips (``window_frame_step``).
-WINDOW_PACE = 0.75
-#: Which training clips set the window's pace: the step at this percentile of their steps (short clips first).
-WINDOW_PERCENTILE = 25
-
 
 def window_frame_step(dataset: Dataset, indices: np.ndarray) -> int:
-    """The frame step a sliding window should take for a model trained on ``dataset[indices]``.
+    """The frame step a sliding window should take for a model trained on ``dataset[indices]``: the pace it saw.
 
-    Training sees each clip's ``T`` frames spread over the whole clip, one every ``(n - 1) / (T - 1)`` frames.
-    A window whose frames are about that far apart sees motion at the pace the model learned; but it spans
-    ``T - 1`` steps, and a window longer than a clip mixes in the clip before. So the step is ``WINDOW_PACE``
-    times the step of the shorter clips (the ``WINDOW_PERCENTILE``-th percentile): a quarter of the training
-    clips are shorter than that pace implies, and the window fits inside the others
+    Training sees each clip's ``T`` frames spread over the whole clip, one every ``(n - 1) / (T - 1)`` frames;
+    the step is the median of that over the training clips, rounded. A window whose frames are that far apart
+    sees motion at the pace the model learned. It spans ``T - 1`` such steps, longer than the shorter clips;
+    a window that would reach back across a shot cut spreads its frames over the shot so far instead
+    (``har.predict.Predictor.window_indices``), so it never mixes in the clip before
     (``benchmarks/bench_windows.py`` measured the choice). 1 when the cache does not know its clips' lengths
     (caches before format 2).
     """
     steps = dataset.frame_steps(indices)
     if len(steps) == 0:
         return 1
-    return max(1, round(WINDOW_PACE * float(np.percentile(steps, WINDOW_PERCENTILE))))
+    return max(1, round(float(np.median(steps))))
 
 
 def set_seed(seed: int) -> None:

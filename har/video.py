@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -310,6 +311,47 @@ class ModelFrames:
                 flows[i] = self._flow.flow(self._previous, grey)
             self._previous = grey
         return np.concatenate([rgb, flows], axis=-1)
+
+
+#: A shot cut (a new scene: an edit, or the next clip of a joined video) is a frame whose mean absolute difference
+#: from the one before, in model pixels (0-255), is above ``CUT_ABOVE`` and ``CUT_RATIO`` times the median of the
+#: last ``CUT_RECENT`` differences. Measured on 64x64 frames: the 180 real clips of the course's sample, each
+#: joined to a random other one, and a seed-1 demo: every join found, and 47 cuts inside 32,206 real frames
+#: (0.15 %, some of them real edits), none inside the demo's clips. The ratio keeps a fast camera from counting.
+CUT_ABOVE = 15.0
+CUT_RATIO = 4.0
+CUT_RECENT = 10
+
+
+class ShotCuts:
+    """Finds shot cuts in one video's model frames, fed in order (``CUT_ABOVE``, ``CUT_RATIO``).
+
+    Calling it with the next frames ``[n, H, W, C]`` returns, for each, the index of the first frame of its
+    shot (0 until the first cut). ``cuts`` lists the frames where a new shot started. One per video.
+    """
+
+    def __init__(self):
+        self.cuts: list[int] = []
+        self._previous: np.ndarray | None = None
+        self._recent: deque[float] = deque(maxlen=CUT_RECENT)
+        self._seen = 0
+        self._shot = 0
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """The first frame of the shot of each of the next ``frames`` (RGB first; flow channels are ignored)."""
+        starts = np.empty(len(frames), np.int64)
+        for i, frame in enumerate(frames):
+            rgb = np.ascontiguousarray(frame[..., :3])
+            if self._previous is not None:
+                change = float(cv2.absdiff(rgb, self._previous).mean())
+                if self._recent and change > CUT_ABOVE and change > CUT_RATIO * float(np.median(self._recent)):
+                    self._shot = self._seen
+                    self.cuts.append(self._seen)
+                self._recent.append(change)
+            self._previous = rgb
+            starts[i] = self._shot
+            self._seen += 1
+        return starts
 
 
 def _decode_pass(

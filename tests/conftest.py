@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from har.demo import make_demo_dataset
@@ -44,6 +45,22 @@ def untrained_bundles(tmp_path_factory) -> dict[str, Path]:
     return {
         name: save_bundle(build_model(name, 4, PLUMBING_T, (64, 64)), folder / f"{name}.keras", meta) for name in names
     }
+
+
+#: The clips of ``joined_video``: (class, group, frames); a new shot starts at frames 30 and 42.
+JOINED_CLIPS = (("Grow", 1, 30), ("Flatten", 2, 12), ("Shrink", 3, 40))
+JOINED_CUTS = [30, 42]
+
+
+@pytest.fixture(scope="session")
+def joined_video(tmp_path_factory) -> Path:
+    """Three 96x72 demo clips of three groups' looks one after another (``JOINED_CLIPS``), a 25 fps file."""
+    from har.demo import _group_look, render_clip, write_video
+
+    frames = []
+    for name, group, n in JOINED_CLIPS:
+        frames += render_clip(name, _group_look(0, group, 96, 72, 2), np.random.default_rng(group), n, 96, 72)
+    return write_video(tmp_path_factory.mktemp("joined") / "joined.avi", frames, 25)
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from conftest import PLUMBING_CLASSES, PLUMBING_T, error_lines, run_cli
+from conftest import JOINED_CUTS, PLUMBING_CLASSES, PLUMBING_T, error_lines, run_cli
 
 from har.demo import _group_look, render_clip, write_video
 from har.errors import HarError, VideoError
@@ -107,6 +107,38 @@ def test_stream_windows_take_the_bundles_frame_step(predictors, video):
     np.testing.assert_allclose(probabilities, expected.probabilities, atol=1e-5)
     consecutive = predict_on_video(plain, video, progress=False)  # the window of the last T frames instead
     assert not np.allclose(probabilities[0], consecutive.probabilities[consecutive.end_frames == ends[0]][0], atol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_stream_windows_stay_inside_their_shot_as_predict_on_video_does(predictors, joined_video, batch):
+    plain = predictors["lrcn"]
+    predictor = Predictor(plain.model, {**plain.metadata, "frame_step": 2})
+    expected = predict_on_video(predictor, joined_video, progress=False)
+    across = predict_on_video(predictor, joined_video, cuts=False, progress=False)
+    assert expected.cuts == JOINED_CUTS
+    ends, probabilities, _seen = stream_probabilities(label_stream(predictor, joined_video, batch=batch))
+    np.testing.assert_array_equal(ends, expected.end_frames)
+    np.testing.assert_allclose(probabilities, expected.probabilities, atol=1e-5)
+    _, crossing, _ = stream_probabilities(label_stream(predictor, joined_video, batch=batch, cuts=False))
+    np.testing.assert_allclose(crossing, across.probabilities, atol=1e-5)
+    assert not np.allclose(crossing, probabilities, atol=1e-4)
+
+
+@pytest.mark.parametrize("cuts", [True, False])
+def test_run_live_prints_the_label_changes_of_predict_on_video(monkeypatch, predictors, joined_video, cuts, capsys):
+    import har.live
+
+    plain = predictors["lrcn"]
+    predictor = Predictor(plain.model, {**plain.metadata, "frame_step": 2})
+    labels = predict_on_video(predictor, joined_video, cuts=cuts, progress=False).labels
+    expected = [i for i in range(len(labels)) if i == 0 or labels[i] != labels[i - 1]]
+    label, asked = har.live._label, []
+    monkeypatch.setattr(har.live, "_label", lambda *a, **k: (asked.append(k["cuts"]), label(*a, **k))[1])
+    run = run_live(predictor, joined_video, cuts=cuts)
+    assert asked == [cuts]  # the windows of label_stream with the same cuts, tested above
+    assert [index - predictor.window_frames + 1 for index, _, _ in run.changes] == expected
+    assert [label for _, label, _ in run.changes] == [labels[i] for i in expected]
+    assert f"{len(expected)} label change(s)" in capsys.readouterr().out
 
 
 def test_stream_of_frames_in_memory_draws_on_copies(predictors, video):

@@ -1,13 +1,21 @@
 import cv2
 import numpy as np
 import pytest
-from conftest import PLUMBING_CLASSES, PLUMBING_T, run_cli
+from conftest import JOINED_CLIPS, JOINED_CUTS, PLUMBING_CLASSES, PLUMBING_T, run_cli
 from media import truncate
 
 from har.demo import _group_look, render_clip, write_video
 from har.errors import ClipTooShortError, VideoError
 from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action, show_video
-from har.video import ModelFrames, count_decodable_frames, extract_frames, iter_frames, to_model_frame
+from har.video import (
+    ModelFrames,
+    ShotCuts,
+    count_decodable_frames,
+    extract_frames,
+    iter_frames,
+    sample_frame_indices,
+    to_model_frame,
+)
 
 CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
 
@@ -60,7 +68,7 @@ def test_a_window_spans_what_the_bundle_says_and_encodes_each_frame_once(tmp_pat
     encoded, gathered = [], []
     encode, indices = predictor.encode, predictor.window_indices
     predictor.encode = lambda frames, batch_size=64: (encoded.append(len(frames)), encode(frames, batch_size))[1]
-    predictor.window_indices = lambda ends: (gathered.append(indices(ends)), gathered[-1])[1]
+    predictor.window_indices = lambda ends, starts=None: (gathered.append(indices(ends, starts)), gathered[-1])[1]
     result = predict_on_video(predictor, video, chunk_size=7, progress=False)
     assert sum(encoded) == 45  # every frame through the per-frame work once, whatever the window's span
     windows = np.concatenate(gathered)
@@ -75,6 +83,52 @@ def test_a_window_spans_what_the_bundle_says_and_encodes_each_frame_once(tmp_pat
         ClipTooShortError, match=f"fewer than a window spans \\({span} frames: {T}, one every {step}\\)"
     ):
         predict_on_video(predictor, video, max_frames=span - 1, progress=False)
+
+
+def test_shot_cuts_are_found_at_each_join_and_nowhere_inside_a_clip(joined_video, video):
+    small = ModelFrames((64, 64))(list(iter_frames(joined_video)))
+    assert len(small) == sum(n for _, _, n in JOINED_CLIPS)
+    whole, fed = ShotCuts(), ShotCuts()
+    starts = whole(small)
+    assert whole.cuts == JOINED_CUTS
+    np.testing.assert_array_equal(starts, np.repeat([0, *JOINED_CUTS], [n for _, _, n in JOINED_CLIPS]))
+    pieces = [fed(small[i : i + 7]) for i in range(0, len(small), 7)]  # as prediction feeds it, chunk by chunk
+    np.testing.assert_array_equal(np.concatenate(pieces), starts)
+    assert fed.cuts == JOINED_CUTS
+    one_clip = ShotCuts()
+    one_clip(ModelFrames((64, 64), flow=True)(list(iter_frames(video))))  # a spinning actor on a shaking camera
+    assert one_clip.cuts == []
+
+
+@pytest.mark.parametrize("name", ["lrcn", "convlstm"])
+def test_windows_stay_inside_their_shot(tmp_path, bundles, joined_video, name):
+    """A window that would reach back across a cut spreads its T frames over the shot so far, as training
+    spread them over a clip; it never spans more than the bundle says, and each frame is still encoded once."""
+    step = 2
+    plain = Predictor.load(bundles[name])
+    predictor = Predictor(plain.model, {**plain.metadata, "frame_step": step})
+    span, total = predictor.window_frames, sum(n for _, _, n in JOINED_CLIPS)
+    encoded, gathered = [], []
+    encode, indices = predictor.encode, predictor.window_indices
+    predictor.encode = lambda frames, batch_size=64: (encoded.append(len(frames)), encode(frames, batch_size))[1]
+    predictor.window_indices = lambda ends, starts=None: (gathered.append(indices(ends, starts)), gathered[-1])[1]
+    result = predict_on_video(predictor, joined_video, chunk_size=7, progress=False)
+    assert sum(encoded) == total and result.cuts == JOINED_CUTS
+    windows = np.concatenate(gathered)
+    np.testing.assert_array_equal(windows[:, -1], result.end_frames)
+    shot = np.repeat([0, *JOINED_CUTS], [n for _, _, n in JOINED_CLIPS])[result.end_frames]
+    assert (windows[:, 0] >= shot).all() and (windows[:, -1] - windows[:, 0] <= span - 1).all()
+    crossing = result.end_frames - span + 1 < shot
+    assert crossing.sum() == span - 1 + 12  # the first span - 1 windows of the last shot, every one of the short shot
+    for window, end, start in zip(windows[crossing], result.end_frames[crossing], shot[crossing], strict=True):
+        np.testing.assert_array_equal(window, start + sample_frame_indices(end - start + 1, T))
+    assert (np.diff(windows[~crossing], axis=1) == step).all()
+    small = np.array([to_model_frame(f, (64, 64)) for f in iter_frames(joined_video)])
+    expected = np.array([plain.model.predict_on_batch(small[w][None])[0] for w in windows])
+    np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
+    across = predict_on_video(Predictor(plain.model, predictor.metadata), joined_video, cuts=False, progress=False)
+    assert across.cuts == [] and not np.allclose(across.probabilities[crossing], result.probabilities[crossing])
+    np.testing.assert_allclose(across.probabilities[~crossing], result.probabilities[~crossing], atol=1e-5)
 
 
 def test_stride_and_smoothing(bundles, video):
@@ -218,12 +272,16 @@ def test_writer_keeps_colours_in_either_channel_order_and_odd_sizes(tmp_path, pi
     assert decoded.shape[:2] == (height // 2 * 2, width // 2 * 2) and count_decodable_frames(out) == 10
 
 
-def test_cli_predict_window_and_whole(tmp_path, bundles, video):
+def test_cli_predict_window_and_whole(tmp_path, bundles, video, joined_video):
     out = tmp_path / "cli.mp4"
     window = run_cli("predict", str(bundles["lrcn"]), str(video), "--out", str(out), "--stride", "2")
     assert window.returncode == 0, window.stderr
     assert count_decodable_frames(out) == 45 and "Annotated video" in window.stdout
-    assert f"windows ({T} frames one every 1, {T} in all)" in window.stdout
+    assert f"windows ({T} frames one every 1, {T} in all, 0 shot cuts)" in window.stdout
+    joined = run_cli("predict", str(bundles["lrcn"]), str(joined_video), "--out", str(tmp_path / "joined.mp4"))
+    assert joined.returncode == 0 and f"{T} in all, 2 shot cuts)" in joined.stdout, joined.stderr
+    across = run_cli("predict", str(bundles["lrcn"]), str(joined_video), "--out", str(out), "--no-cuts")
+    assert across.returncode == 0 and f"{T} in all)" in across.stdout, across.stderr
     whole = run_cli("predict", str(bundles["lrcn"]), str(video), "--mode", "whole")
     assert whole.returncode == 0, whole.stderr
     assert "Action predicted:" in whole.stdout or "Unsure: no class reaches" in whole.stdout
@@ -280,3 +338,8 @@ def test_joined_clips_know_their_true_class_at_every_frame(tmp_path, video):
     assert joined.late_window_accuracy(WindowPredictions(classes, 25.0, 75, ends, np.eye(2)[early_wrong])) == 1.0
     figure = plot_label_timeline(windows, truth=joined.truth())
     assert [axis.get_yticklabels()[0].get_text() for axis in figure.axes[:2]] == ["predicted", "true"]
+    assert "shot cut" not in [t.get_text() for t in figure.axes[-1].get_legend().get_texts()]
+    windows.cuts = [45]
+    lines = plot_label_timeline(windows, truth=joined.truth()).axes[-1]
+    assert "shot cut" in [t.get_text() for t in lines.get_legend().get_texts()]
+    assert any(list(line.get_xdata()) == [1.8, 1.8] for line in lines.get_lines())  # the cut, at 45 / 25 fps
