@@ -6,7 +6,7 @@ Exactly what a user types, nothing tuned: ``python -m har demo-data`` (the defau
 seed 0) and ``build-dataset``, then ``python -m har train CACHE --model M`` with every default, then
 ``python -m har evaluate`` on all 128 clips of ``demo-data --seed 1``, whose looks (backgrounds, colours,
 actor shapes) the model has never seen. Prints each model's accuracy there and exits with 1 when one is below
-``--goal``. About 7 minutes per model on the 2-core CPU.
+``--goal``. 2 to 4 minutes per model on the 2-core CPU.
 """
 
 from __future__ import annotations

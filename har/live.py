@@ -2,7 +2,8 @@
 
 Every frame is encoded **once** as it arrives (the model's per-frame layers, where it has them; see
 ``har.predict.Predictor``); the last ``window_frames`` encoded frames stay in a ring buffer, and the
-sequence head classifies that window every ``stride`` frames. So the probabilities are exactly those of
+sequence head classifies that window every ``stride`` frames, never reaching back across a shot cut
+(``har.video.ShotCuts``). So the probabilities are exactly those of
 ``har.predict.predict_on_video`` on the same frames, but a frame comes out labelled as soon as it is read.
 
 Three ways to watch:
@@ -118,10 +119,11 @@ def _label(
 
     classes = predictor.classes
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
-    last = np.array([span - 1])  # the window ends at the newest of the `span` codes kept
+    need = predictor.frames_needed(cuts)  # with cuts the video's start is a shot's: windows begin after T frames
     encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
     recent: deque[np.ndarray] = deque(maxlen=smooth)  # the last windows' probabilities
     shown = None
+    shot = 0  # the shot of the last window
     index = 0
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shots = ShotCuts() if cuts else None  # a window stays inside its shot, as in predict_on_video
@@ -131,15 +133,19 @@ def _label(
         codes = predictor.encode(model_frames, batch_size=batch)  # each frame through the per-frame layers once
         for frame, code, start in zip(chunk, codes, starts, strict=True):
             encoded.append(code)
-            classified = index >= span - 1 and (index - span + 1) % stride == 0
-            if classified:  # gathered as predict_on_video gathers it; codes[0] is frame index - span + 1
-                shot_start = None if start is None else np.array([start - (index - span + 1)])
-                window = np.stack(encoded)[predictor.window_indices(last, shot_start)]
+            classified = index >= need - 1 and (index - need + 1) % stride == 0
+            if classified:  # gathered as predict_on_video gathers it: encoded[0] is video frame `oldest`
+                oldest = index - len(encoded) + 1
+                shot_start = None if start is None else np.array([start])
+                window = np.stack(encoded)[predictor.window_indices(np.array([index]), shot_start) - oldest]
+                if start is not None and start != shot:  # smoothing starts afresh with each shot
+                    recent.clear()
+                    shot = start
                 recent.append(predictor.classify_windows(window, batch_size=1)[0])
                 shown = np.mean(recent, axis=0)  # as predict_on_video smooths
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
-            draw_prediction(frame, classes, shown, span)  # "unsure (...)" below UNSURE_BELOW, as in videos
+            draw_prediction(frame, classes, shown, need)  # "unsure (...)" below UNSURE_BELOW, as in videos
             if shown is None:
                 yield LiveFrame(index, frame, None, None, [], None, False)
             else:
@@ -167,9 +173,9 @@ def label_stream(
     frames), a window of ``sequence_length`` encoded frames ``frame_step`` apart is classified every ``stride``
     frames, and ``smooth`` averages the last windows' probabilities: the same numbers as
     ``har.predict.predict_on_video`` with the same ``stride``, ``smooth`` and ``cuts`` (a window never reaches
-    back across a shot cut). The label and confidence are
-    drawn on the frame ("collecting N frames..." until the first window is full); frames passed in as
-    arrays are copied first. Stops after ``max_frames`` frames, or when the source ends.
+    back across a shot cut, and the first comes once ``sequence_length`` frames are in; without cuts, once a
+    whole span is). The label and confidence are drawn on the frame ("collecting N frames..." until the first
+    window); frames passed in as arrays are copied first. Stops after ``max_frames`` frames, or when the source ends.
     """
     _check_arguments(stride, smooth, batch, max_frames)
     predictor = Predictor.of(predictor)
@@ -231,7 +237,7 @@ def run_live(
     with ExitStack() as stack:  # the writer closes first (renamed into place), then the camera
         fps, source_frames, own = _open_source(camera, stack)  # a missing camera fails before TensorFlow loads
         predictor = Predictor.of(model_or_predictor)
-        length = predictor.window_frames
+        length = predictor.frames_needed(cuts)
         print(f"Labelling {_name(camera)}: a label once {length} frames are in; Ctrl-C stops", flush=True)
         writer = None
         started = time.perf_counter()
@@ -276,6 +282,7 @@ def show_live(
     smooth: int = 1,
     width: int = 480,
     quality: int = 80,
+    cuts: bool = True,
 ) -> str | None:
     """Label a webcam live in a local Jupyter notebook: an image widget shows the labelled frames in place.
 
@@ -294,7 +301,8 @@ def show_live(
     display(widgets.VBox([image, text]))
     last = None
     try:
-        with closing(label_stream(predictor, camera, stride=stride, smooth=smooth, max_frames=max_frames)) as stream:
+        stream = label_stream(predictor, camera, stride=stride, smooth=smooth, max_frames=max_frames, cuts=cuts)
+        with closing(stream):
             for live in stream:
                 frame = live.frame
                 if frame.shape[1] > width:
@@ -304,7 +312,7 @@ def show_live(
                 if ok:
                     image.value = jpeg.tobytes()
                 if live.label is None:
-                    text.value = f"frame {live.index}: collecting {predictor.window_frames} frames..."
+                    text.value = f"frame {live.index}: collecting {predictor.frames_needed(cuts)} frames..."
                 else:
                     last = live.label
                     others = ", ".join(f"{name} {p:.0%}" for name, p in live.top3[1:])

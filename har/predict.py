@@ -68,6 +68,11 @@ class Predictor:
         """Video frames a window spans: its ``sequence_length`` frames, ``frame_step`` apart."""
         return (self.sequence_length - 1) * self.frame_step + 1
 
+    def frames_needed(self, cuts: bool = True) -> int:
+        """Frames a video needs before its first window: ``sequence_length`` when windows stop at shot cuts
+        (the video's first frame starts a shot, and a window spreads over the frames so far), else the span."""
+        return self.sequence_length if cuts else self.window_frames
+
     def window_indices(self, ends: np.ndarray, shot_starts: np.ndarray | None = None) -> np.ndarray:
         """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first.
 
@@ -350,13 +355,15 @@ def predict_on_video(
     A window is ``sequence_length`` frames ``frame_step`` apart (from the bundle: the pace training saw),
     so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once. With ``cuts``,
     a window never reaches back across a shot cut (``har.video.ShotCuts``): just after one, it spreads its
-    frames over the new shot so far (``Predictor.window_indices``). The cuts found are in the result.
+    frames over the new shot so far (``Predictor.window_indices``), and so does a window near the video's start,
+    so windows begin once ``sequence_length`` frames are in (without cuts, once a whole span is); smoothing
+    starts afresh at each cut. The cuts found are in the result.
 
     A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
     ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
     is written to an H.264 MP4 with its label and confidence drawn on it (same frame count and fps), or
     "unsure" when the confidence is below ``unsure_below``.
-    Raises ``ClipTooShortError`` (and leaves no file) when fewer frames than the sequence decode.
+    Raises ``ClipTooShortError`` (and leaves no file) when fewer frames decode than the first window needs.
     """
     if stride < 1 or smooth < 1:
         raise HarError("stride and smooth must be at least 1")
@@ -395,6 +402,7 @@ def _label_frames(
     from tqdm.auto import tqdm
 
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
+    need = predictor.frames_needed(cuts)  # with cuts the video's start is a shot's: windows begin after T frames
     fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
         total = min(total or max_frames, max_frames)
@@ -407,18 +415,19 @@ def _label_frames(
     tail = None  # encoded last (span - 1) frames of the previous chunk
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shots = ShotCuts() if cuts else None  # a window stays inside its shot
+    shot = 0  # the shot of the last window
     shown = None
     seen = 0
     started = time.perf_counter()
     for chunk in _chunks(_limited(frames, max_frames), chunk_size):
-        if bar is None and seen + len(chunk) >= span:
+        if bar is None and seen + len(chunk) >= need:
             bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
         model_frames = convert(chunk)
         starts = shots(model_frames) if shots is not None else None  # the first frame of each frame's shot
         encoded = predictor.encode(model_frames, batch_size)
         buffer = encoded if tail is None else np.concatenate([tail, encoded])
         first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
-        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= span - 1 and (e - span + 1) % stride == 0]
+        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= need - 1 and (e - need + 1) % stride == 0]
         if chunk_ends:  # each frame was encoded once; a window gathers its frames' codes
             ends_here = np.array(chunk_ends)
             shot_starts = None if starts is None else starts[ends_here - seen]
@@ -433,22 +442,24 @@ def _label_frames(
         for i, frame in enumerate(chunk):
             index = seen + i
             if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
+                if starts is not None and starts[i] != shot:  # smoothing starts afresh with each shot
+                    recent.clear()
+                    shot = starts[i]
                 recent.append(chunk_probabilities[next_end])
                 shown = np.mean(recent, axis=0)
                 ends.append(index)
                 probabilities.append(shown)
                 next_end += 1
             if writer is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                draw_prediction(frame, predictor.classes, shown, span, unsure_below)
+                draw_prediction(frame, predictor.classes, shown, need, unsure_below)
                 writer.write(frame)
         tail = buffer[-(span - 1) :] if span > 1 else buffer[:0]
         seen += len(chunk)
         if bar is not None:
             bar.update(len(chunk))
-    if seen < span:
-        raise ClipTooShortError(
-            f"{_name(source)}: only {seen} frames decode, fewer than a window spans ({_span_text(predictor)})"
-        )
+    if seen < need:
+        needs = f"the {need} a window needs" if cuts else f"a window spans ({_span_text(predictor)})"
+        raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than {needs}")
     elapsed = time.perf_counter() - started
     return WindowPredictions(
         classes=predictor.classes,

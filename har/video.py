@@ -17,6 +17,9 @@ FFmpeg. Against crashes nobody knows of yet, ``har.workers`` decodes in worker p
 
 Optical flow (for the two-stream model) is computed in the same pass, from the frame before each sampled one
 (``FlowMaker``), and travels with the frames as two more uint8 channels: RGB + flow x, y (``FLOW_CHANNELS``).
+
+When a whole video is labelled, ``ShotCuts`` finds its shot cuts as the frames stream in, so that a sliding
+window never mixes two shots (``har.predict``).
 """
 
 from __future__ import annotations
@@ -315,9 +318,10 @@ class ModelFrames:
 
 #: A shot cut (a new scene: an edit, or the next clip of a joined video) is a frame whose mean absolute difference
 #: from the one before, in model pixels (0-255), is above ``CUT_ABOVE`` and ``CUT_RATIO`` times the median of the
-#: last ``CUT_RECENT`` differences. Measured on 64x64 frames: the 180 real clips of the course's sample, each
-#: joined to a random other one, and a seed-1 demo: every join found, and 47 cuts inside 32,206 real frames
-#: (0.15 %, some of them real edits), none inside the demo's clips. The ratio keeps a fast camera from counting.
+#: last ``CUT_RECENT`` differences. On the joined unseen clips of ``benchmarks/bench_windows.py`` it found every
+#: one of the 135 joins of the real sample's three test sides and 125 of the 127 of a seed-1 demo (two clips of the
+#: same group look alike), with 63 cuts inside the 138 real clips (some of them real edits) and 1 inside the
+#: demo's. The ratio keeps a fast camera from counting.
 CUT_ABOVE = 15.0
 CUT_RATIO = 4.0
 CUT_RECENT = 10

@@ -315,6 +315,7 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert "top 3:" in lesson  # the whole-video answer lists its top 3, sure or unsure
     assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
     assert re.search(r"shot cuts found: \d+ of the 11 joins, \d+ inside clips", lesson)  # 12 clips joined
+    assert re.search(r"frame step \d+, stopping at cuts: False: late windows (\d\.\d\d|nan)x", lesson)  # exercise 4
     assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
     assert re.search(r"two_stream: \d+ epochs, best validation accuracy \d+\.\d%", printed["06_approaches"])
     assert re.search(r"resize \+ flow: \d+\.\d\d ms a frame", printed["06_approaches"])

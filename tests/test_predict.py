@@ -69,7 +69,7 @@ def test_a_window_spans_what_the_bundle_says_and_encodes_each_frame_once(tmp_pat
     encode, indices = predictor.encode, predictor.window_indices
     predictor.encode = lambda frames, batch_size=64: (encoded.append(len(frames)), encode(frames, batch_size))[1]
     predictor.window_indices = lambda ends, starts=None: (gathered.append(indices(ends, starts)), gathered[-1])[1]
-    result = predict_on_video(predictor, video, chunk_size=7, progress=False)
+    result = predict_on_video(predictor, video, chunk_size=7, cuts=False, progress=False)  # whole windows only
     assert sum(encoded) == 45  # every frame through the per-frame work once, whatever the window's span
     windows = np.concatenate(gathered)
     assert (windows[:, -1] - windows[:, 0] == span - 1).all() and (np.diff(windows, axis=1) == step).all()
@@ -82,7 +82,9 @@ def test_a_window_spans_what_the_bundle_says_and_encodes_each_frame_once(tmp_pat
     with pytest.raises(
         ClipTooShortError, match=f"fewer than a window spans \\({span} frames: {T}, one every {step}\\)"
     ):
-        predict_on_video(predictor, video, max_frames=span - 1, progress=False)
+        predict_on_video(predictor, video, max_frames=span - 1, cuts=False, progress=False)
+    with pytest.raises(ClipTooShortError, match=f"only {T - 1} frames decode, fewer than the {T} a window needs"):
+        predict_on_video(predictor, video, max_frames=T - 1, progress=False)  # with cuts: spread over what there is
 
 
 def test_shot_cuts_are_found_at_each_join_and_nowhere_inside_a_clip(joined_video, video):
@@ -103,7 +105,8 @@ def test_shot_cuts_are_found_at_each_join_and_nowhere_inside_a_clip(joined_video
 @pytest.mark.parametrize("name", ["lrcn", "convlstm"])
 def test_windows_stay_inside_their_shot(tmp_path, bundles, joined_video, name):
     """A window that would reach back across a cut spreads its T frames over the shot so far, as training
-    spread them over a clip; it never spans more than the bundle says, and each frame is still encoded once."""
+    spread them over a clip; it never spans more than the bundle says, and each frame is still encoded once.
+    The video's first frame starts a shot too: the first window comes once T frames are in."""
     step = 2
     plain = Predictor.load(bundles[name])
     predictor = Predictor(plain.model, {**plain.metadata, "frame_step": step})
@@ -116,10 +119,12 @@ def test_windows_stay_inside_their_shot(tmp_path, bundles, joined_video, name):
     assert sum(encoded) == total and result.cuts == JOINED_CUTS
     windows = np.concatenate(gathered)
     np.testing.assert_array_equal(windows[:, -1], result.end_frames)
+    np.testing.assert_array_equal(result.end_frames, np.arange(T - 1, total))
     shot = np.repeat([0, *JOINED_CUTS], [n for _, _, n in JOINED_CLIPS])[result.end_frames]
     assert (windows[:, 0] >= shot).all() and (windows[:, -1] - windows[:, 0] <= span - 1).all()
     crossing = result.end_frames - span + 1 < shot
-    assert crossing.sum() == span - 1 + 12  # the first span - 1 windows of the last shot, every one of the short shot
+    # the windows before a whole span is in, every one of the short shot, the first span - 1 of the last shot
+    assert crossing.sum() == (span - T) + 12 + (span - 1)
     for window, end, start in zip(windows[crossing], result.end_frames[crossing], shot[crossing], strict=True):
         np.testing.assert_array_equal(window, start + sample_frame_indices(end - start + 1, T))
     assert (np.diff(windows[~crossing], axis=1) == step).all()
@@ -127,8 +132,14 @@ def test_windows_stay_inside_their_shot(tmp_path, bundles, joined_video, name):
     expected = np.array([plain.model.predict_on_batch(small[w][None])[0] for w in windows])
     np.testing.assert_allclose(result.probabilities, expected, atol=1e-5)
     across = predict_on_video(Predictor(plain.model, predictor.metadata), joined_video, cuts=False, progress=False)
-    assert across.cuts == [] and not np.allclose(across.probabilities[crossing], result.probabilities[crossing])
-    np.testing.assert_allclose(across.probabilities[~crossing], result.probabilities[~crossing], atol=1e-5)
+    smoothed = predict_on_video(Predictor(plain.model, predictor.metadata), joined_video, smooth=5, progress=False)
+    at = list(result.end_frames).index(JOINED_CUTS[1])  # the first window of the last shot: no older window counts
+    np.testing.assert_allclose(smoothed.probabilities[at], result.probabilities[at], atol=1e-5)
+    np.testing.assert_allclose(smoothed.probabilities[at + 2], result.probabilities[at : at + 3].mean(0), atol=1e-5)
+    np.testing.assert_array_equal(across.end_frames, np.arange(span - 1, total))  # whole spans only
+    both = result.end_frames >= span - 1
+    assert across.cuts == [] and not np.allclose(across.probabilities, result.probabilities[both])
+    np.testing.assert_allclose(across.probabilities[~crossing[both]], result.probabilities[both & ~crossing], atol=1e-5)
 
 
 def test_stride_and_smoothing(bundles, video):
@@ -295,7 +306,7 @@ def test_cli_predict_window_and_whole(tmp_path, bundles, video, joined_video):
     ("model", "source", "message"),
     [
         ("lrcn", "{tmp}/broken.avi", "cannot be opened as a video"),
-        ("lrcn", "{tmp}/short.avi", "fewer than a window spans"),
+        ("lrcn", "{tmp}/short.avi", "fewer than the 8 a window needs"),
         ("lrcn", "{tmp}/missing.avi", "no such video file"),
         ("{tmp}/broken.avi", "{tmp}/short.avi", "not a model bundle"),
         ("lrcn", "http://127.0.0.1:9/video.mp4", "could not download"),
