@@ -114,16 +114,15 @@ def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
     batch: int, own_frames: bool, cuts: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
-    from har.predict import _chunks, _limited, draw_prediction
+    from har.predict import Smoothing, _chunks, _limited, draw_prediction, is_window_end
     from har.video import ShotCuts
 
     classes = predictor.classes
     span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
     need = predictor.frames_needed(cuts)  # with cuts the video's start is a shot's: windows begin after T frames
     encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
-    recent: deque[np.ndarray] = deque(maxlen=smooth)  # the last windows' probabilities
+    smoothing = Smoothing(smooth)  # as predict_on_video smooths
     shown = None
-    shot = 0  # the shot of the last window
     index = 0
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shots = ShotCuts() if cuts else None  # a window stays inside its shot, as in predict_on_video
@@ -133,16 +132,12 @@ def _label(
         codes = predictor.encode(model_frames, batch_size=batch)  # each frame through the per-frame layers once
         for frame, code, start in zip(chunk, codes, starts, strict=True):
             encoded.append(code)
-            classified = index >= need - 1 and (index - need + 1) % stride == 0
+            classified = is_window_end(index, need, stride)
             if classified:  # gathered as predict_on_video gathers it: encoded[0] is video frame `oldest`
                 oldest = index - len(encoded) + 1
                 shot_start = None if start is None else np.array([start])
                 window = np.stack(encoded)[predictor.window_indices(np.array([index]), shot_start) - oldest]
-                if start is not None and start != shot:  # smoothing starts afresh with each shot
-                    recent.clear()
-                    shot = start
-                recent.append(predictor.classify_windows(window, batch_size=1)[0])
-                shown = np.mean(recent, axis=0)  # as predict_on_video smooths
+                shown = smoothing.add(predictor.classify_windows(window, batch_size=1)[0], start)
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
             draw_prediction(frame, classes, shown, need)  # "unsure (...)" below UNSURE_BELOW, as in videos

@@ -318,6 +318,30 @@ class WindowPredictions:
         return self.end_frames / self.fps
 
 
+class Smoothing:
+    """What a labelled frame shows: the mean probabilities of the last ``smooth`` windows of the same shot.
+
+    ``predict_on_video`` and ``har.live`` both smooth through it, so their numbers stay the same.
+    """
+
+    def __init__(self, smooth: int):
+        self._recent: deque[np.ndarray] = deque(maxlen=smooth)
+        self._shot = 0
+
+    def add(self, probabilities: np.ndarray, shot: int | None = None) -> np.ndarray:
+        """Add a window's probabilities (``shot``: its shot's first frame; a new shot starts afresh); the mean."""
+        if shot is not None and shot != self._shot:
+            self._recent.clear()
+            self._shot = shot
+        self._recent.append(probabilities)
+        return np.mean(self._recent, axis=0)
+
+
+def is_window_end(index: int, need: int, stride: int) -> bool:
+    """Whether a window ends at frame ``index``: once ``need`` frames are in, every ``stride``-th frame."""
+    return index >= need - 1 and (index - need + 1) % stride == 0
+
+
 def _chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     chunk: list[np.ndarray] = []
     for frame in frames:
@@ -411,11 +435,10 @@ def _label_frames(
     bar = None  # started once a full window has decoded: a too-short video ends with its error line only
     ends: list[int] = []
     probabilities: list[np.ndarray] = []
-    recent: deque[np.ndarray] = deque(maxlen=smooth)
+    smoothing = Smoothing(smooth)
     tail = None  # encoded last (span - 1) frames of the previous chunk
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shots = ShotCuts() if cuts else None  # a window stays inside its shot
-    shot = 0  # the shot of the last window
     shown = None
     seen = 0
     started = time.perf_counter()
@@ -427,7 +450,7 @@ def _label_frames(
         encoded = predictor.encode(model_frames, batch_size)
         buffer = encoded if tail is None else np.concatenate([tail, encoded])
         first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
-        chunk_ends = [e for e in range(seen, seen + len(chunk)) if e >= need - 1 and (e - need + 1) % stride == 0]
+        chunk_ends = [e for e in range(seen, seen + len(chunk)) if is_window_end(e, need, stride)]
         if chunk_ends:  # each frame was encoded once; a window gathers its frames' codes
             ends_here = np.array(chunk_ends)
             shot_starts = None if starts is None else starts[ends_here - seen]
@@ -442,11 +465,7 @@ def _label_frames(
         for i, frame in enumerate(chunk):
             index = seen + i
             if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
-                if starts is not None and starts[i] != shot:  # smoothing starts afresh with each shot
-                    recent.clear()
-                    shot = starts[i]
-                recent.append(chunk_probabilities[next_end])
-                shown = np.mean(recent, axis=0)
+                shown = smoothing.add(chunk_probabilities[next_end], None if starts is None else int(starts[i]))
                 ends.append(index)
                 probabilities.append(shown)
                 next_end += 1

@@ -234,9 +234,9 @@ def plot_label_timeline(result, *, truth=None, title: str | None = None):
             colour = colours(known[name] % 10) if name in known else "lightgrey"
             axes[1].bar(start, 1, width=end - start, color=colour, align="edge", linewidth=0.5, edgecolor="white")
         axes[1].set_yticks([0.5], ["true"])
-    for cut in getattr(result, "cuts", []):
+    for cut in result.cuts:
         lines.axvline(cut / result.fps, color="black", linestyle=":", linewidth=0.8, alpha=0.6)
-    if getattr(result, "cuts", []):
+    if result.cuts:
         lines.plot([], [], color="black", linestyle=":", linewidth=0.8, label="shot cut")
     band.set_title(title or f"Predicted action over time: {result.title}", fontsize=11)
     lines.set_ylim(0, 1)
