@@ -5,6 +5,10 @@ class HarError(Exception):
     """Base class: a problem with the user's input or environment, explained in one line."""
 
 
+class ArgumentError(HarError, ValueError):
+    """An argument outside what makes sense (no frames, a negative size): a ``ValueError`` too."""
+
+
 class VideoError(HarError):
     """A video cannot be opened or decoded."""
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from har.errors import ArgumentError
+
 
 @dataclass
 class Evaluation:
@@ -104,7 +106,7 @@ def clips_per_second(
     """
     indices = np.arange(len(frames)) if indices is None else np.asarray(indices)
     if len(indices) == 0:
-        raise ValueError("no clips to time")
+        raise ArgumentError("no clips to time")
     predict_clips(model, frames, indices[:batch_size], batch_size)
     done, start = 0, time.perf_counter()
     while done == 0 or time.perf_counter() - start < min_seconds:
@@ -150,7 +152,16 @@ def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str
 def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:
     """Evaluate ``model`` on the clips ``indices`` of a ``har.dataset.Dataset`` (all clips by default)."""
     indices = np.arange(len(dataset)) if indices is None else np.asarray(indices)
-    probabilities = predict_clips(model, dataset.inputs(model.input_shape[-1]), indices, batch_size)
+    inputs = dataset.inputs(model.input_shape[-1])
+    if tuple(model.input_shape[1:]) != tuple(inputs.shape[1:]):
+        raise ArgumentError(
+            f"the model {model.name} takes clips of shape {tuple(model.input_shape[1:])}, "
+            f"the dataset holds {tuple(inputs.shape[1:])}: build the dataset at the model's size"
+        )
+    if model.output_shape[-1] != len(dataset.classes):
+        raise ArgumentError(f"the model {model.name} names {model.output_shape[-1]} classes, the dataset has "
+                            f"{len(dataset.classes)}")  # fmt: skip
+    probabilities = predict_clips(model, inputs, indices, batch_size)
     return Evaluation(list(dataset.classes), dataset.labels[indices], probabilities)
 
 
@@ -175,7 +186,7 @@ def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, 
 def best_model(validation: dict[str, Evaluation]) -> str:
     """The model to keep, chosen on validation clips (never the test clips): best accuracy, then lowest loss."""
     if not validation:
-        raise ValueError("no models to choose from")
+        raise ArgumentError("no models to choose from")
     return max(validation, key=lambda name: (validation[name].accuracy, -validation[name].loss()))
 
 
@@ -188,7 +199,7 @@ def mistakes_table(results: dict[str, Evaluation]) -> str:
     names = list(results)
     truth = next(iter(results.values())).y_true if names else np.array([])
     if any(not np.array_equal(r.y_true, truth) for r in results.values()):
-        raise ValueError("the results are not on the same clips")
+        raise ArgumentError("the results are not on the same clips")
     right = {name: results[name].y_pred == truth for name in names}
     header = "| model | wrong | " + " | ".join(f"of those, {other} right" for other in names) + " |"
     lines = [header, "|---" * (len(names) + 2) + "|"]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from har.errors import ArgumentError
+
 
 def _figure(*args, **kwargs):
     import matplotlib.pyplot as plt
@@ -67,7 +69,7 @@ def plot_clip_examples(clips: np.ndarray, captions: list[str], *, title: str | N
     """
     clips = np.asarray(clips)
     if len(clips) == 0:
-        raise ValueError("no clips to show")
+        raise ArgumentError("no clips to show")
     shown = np.linspace(0, clips.shape[1] - 1, min(frames_shown, clips.shape[1])).round().astype(int)
     fig, axes = _figure(len(clips), len(shown), figsize=(1.7 * len(shown), 1.9 * len(clips)), squeeze=False)
     for row, (clip, caption) in enumerate(zip(clips, captions, strict=True)):
@@ -276,7 +278,7 @@ def plot_per_class_f1(results: dict, *, title: str):
     """
     names = list(results)
     if not names:
-        raise ValueError("no results to plot")
+        raise ArgumentError("no results to plot")
     classes = results[names[0]].classes
     fig, axis = _figure(figsize=(max(6.0, 1.1 * len(classes) + 2), 3.6))
     width = 0.8 / len(names)
@@ -302,7 +304,7 @@ def plot_approaches(figures: dict, *, title: str, pairs=(), chance: float | None
     """
     names = list(figures)
     if not names:
-        raise ValueError("no models to plot")
+        raise ArgumentError("no models to plot")
     fig, (left, right) = _figure(1, 2, figsize=(10, 0.55 * len(names) + 1.6), width_ratios=(3, 2), sharey=True)
     rows = np.arange(len(names))[::-1]
     labels = [f"{figures[n].approach}\n{n}, {figures[n].parameters:,} weights" for n in names]
@@ -348,7 +350,7 @@ def plot_video_tensor(clips: np.ndarray, labels=None, *, title: str | None = Non
 
     clips = np.asarray(clips)
     if clips.ndim != 5:
-        raise ValueError(f"clips must be [N, T, H, W, C], got shape {clips.shape}")
+        raise ArgumentError(f"clips must be [N, T, H, W, C], got shape {clips.shape}")
     n, t, h, w, c = clips.shape
     across = _xy(0.5, 0.22) * w / max(h, w)  # a frame's width, seen at an angle
     up = _xy(0, 1) * h / max(h, w)  # its height
@@ -655,10 +657,12 @@ def plot_model_diagram(model, *, title: str | None = None):
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
-    """Save a figure as PNG (creating folders) and return the path."""
+    """Save a figure as PNG (creating folders), atomically: a full disk leaves no cut-off image; return the path."""
+    from har.workspace import atomic_write
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    with atomic_write(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     return path
 
 

@@ -72,8 +72,9 @@ class Worker:
         command = [sys.executable, "-m", "har.workers"] + ([self._preload] if self._preload else [])
         self.environment = _worker_environment()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=self.environment
-        )
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=self.environment,
+            start_new_session=True,  # a terminal's Ctrl-C is for the caller, which ends its workers itself
+        )  # fmt: skip
 
     @property
     def alive(self) -> bool:
