@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from har import DEMO_LAYOUTS
-from har.errors import HarError
+from har.errors import ArgumentError, HarError
 
 #: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
 #: The first four change a property of the whole actor (size, aspect), which every model here can read;
@@ -134,7 +134,7 @@ def _actor_path(name: str, n: int, look: dict, rng: np.random.Generator, width: 
         span = rng.uniform(0.2, 0.3) * height
         cy = height / 2 + direction * span * (t - 0.5) * 2
     else:
-        raise ValueError(f"unknown demo class {name!r}")
+        raise ArgumentError(f"unknown demo class {name!r}")
     return cx, cy, radius, angle, aspect
 
 
@@ -164,13 +164,15 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
     ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
     browser-playable H.264, see ``har.predict.H264Writer``.
     """
+    from har.video import count_decodable_frames, opencv_name, video_info
     from har.workspace import atomic_write
 
     path = Path(path)
     height, width = frames_bgr[0].shape[:2]
     fourcc = "XVID" if path.suffix.lower() == ".avi" else "mp4v"
     with atomic_write(path, suffix=path.suffix) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
+        with opencv_name(tmp) as name:
+            writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*fourcc), fps, (width, height))
         if not writer.isOpened():
             raise HarError(f"cannot write {fourcc} video to {path.parent} (is it writable?)")
         try:
@@ -178,10 +180,12 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
                 writer.write(frame)
         finally:
             writer.release()
-        # OpenCV's writer says nothing when the disk fills up: check that every frame made it into the file.
-        capture = cv2.VideoCapture(str(tmp))
-        written = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
-        capture.release()
+        # OpenCV's writer says nothing when the disk fills up, and it writes the header's frame count whatever
+        # made it to disk: every frame must decode, and the header must know them all (its index is written last).
+        try:
+            written = min(count_decodable_frames(tmp), video_info(tmp).frame_count)
+        except HarError:
+            written = 0
         if written != len(frames_bgr):
             raise HarError(f"could not write {path}: {written} of {len(frames_bgr)} frames were saved (disk full?)")
     return path
@@ -228,16 +232,16 @@ def make_demo_dataset(
     from tqdm.auto import tqdm
 
     if not 2 <= n_classes <= len(DEMO_CLASSES):
-        raise ValueError(f"n_classes must be between 2 and {len(DEMO_CLASSES)}, got {n_classes}")
+        raise ArgumentError(f"n_classes must be between 2 and {len(DEMO_CLASSES)}, got {n_classes}")
     if groups < 1 or clips_per_group < 1:
-        raise ValueError("groups and clips_per_group must be at least 1")
+        raise ArgumentError("groups and clips_per_group must be at least 1")
     if layout not in DEMO_LAYOUTS:
-        raise ValueError(f"layout must be one of {', '.join(DEMO_LAYOUTS)}, got {layout!r}")
+        raise ArgumentError(f"layout must be one of {', '.join(DEMO_LAYOUTS)}, got {layout!r}")
     if not 1 <= frames[0] <= frames[1]:
-        raise ValueError(f"frames must be a range (min, max) with 1 <= min <= max, got {frames}")
+        raise ArgumentError(f"frames must be a range (min, max) with 1 <= min <= max, got {frames}")
     width, height = int(size[0]), int(size[1])
     if width < 16 or height < 16 or width % 2 or height % 2:
-        raise ValueError(f"size must be even and at least 16x16, got {width}x{height}")
+        raise ArgumentError(f"size must be even and at least 16x16, got {width}x{height}")
     out_dir = Path(out_dir)
     settings = {
         "n_classes": n_classes,

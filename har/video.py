@@ -24,17 +24,20 @@ window never mixes two shots (``har.predict``).
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
+import tempfile
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from har.errors import ClipTooShortError, VideoError
+from har.errors import ArgumentError, ClipTooShortError, VideoError
 
 #: File endings treated as videos when scanning a dataset folder.
 VIDEO_EXTENSIONS = frozenset(
@@ -62,14 +65,10 @@ def sample_frame_indices(n_frames: int, sequence_length: int) -> np.ndarray:
     ``sequence_length / n_frames`` steps, like slow motion).
     """
     if n_frames < 1:
-        raise ValueError(f"n_frames must be at least 1, got {n_frames}")
+        raise ArgumentError(f"n_frames must be at least 1, got {n_frames}")
     if sequence_length < 1:
-        raise ValueError(f"sequence_length must be at least 1, got {sequence_length}")
+        raise ArgumentError(f"sequence_length must be at least 1, got {sequence_length}")
     return np.linspace(0, n_frames - 1, sequence_length).round().astype(np.int64)
-
-
-def _source_name(source: VideoSource) -> str:
-    return f"webcam {source}" if isinstance(source, int) else str(source)
 
 
 BACKENDS = ("auto", "opencv", "ffmpeg")
@@ -100,7 +99,7 @@ def is_bottom_up_raw_avi(path: str | os.PathLike) -> bool:
 
 def _pick_backend(source: VideoSource, backend: str) -> str:
     if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        raise ArgumentError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if isinstance(source, int):
         return "opencv"  # webcams: only OpenCV opens them
     if backend == "auto":
@@ -112,24 +111,64 @@ def _check_file(source: VideoSource) -> None:
     if isinstance(source, int):
         return
     path = Path(source)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such video file")
-    if path.stat().st_size == 0:
-        raise VideoError(f"{path}: the file is empty")
+    try:
+        if path.is_symlink() and not path.exists():
+            try:
+                path.stat()
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise VideoError(f"{path}: a loop of symbolic links, no file at its end") from None
+            raise VideoError(f"{path}: a symbolic link to nothing ({os.readlink(path)} does not exist)")
+        if not path.is_file():
+            raise VideoError(f"{path}: no such video file")
+        if path.stat().st_size == 0:
+            raise VideoError(f"{path}: the file is empty")
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise VideoError(f"{path}: permission denied (the file cannot be read)") from None
+    except OSError as error:  # a loop of links, a name too long, an I/O error
+        raise VideoError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+@contextmanager
+def opencv_name(path: str | os.PathLike) -> Iterator[str]:
+    """A name OpenCV can open ``path`` by, for the ``with`` block: the path itself, or a link with a plain name.
+
+    OpenCV crashes on file names that are not UTF-8 (files copied from old Windows machines or camera cards: Python
+    keeps their bytes as surrogates); FFmpeg inside OpenCV opens the file when the capture or writer is made, so the
+    link can go as soon as the block ends.
+    """
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="har-") as folder:
+            link = os.path.join(folder, "video" + "".join(c for c in Path(name).suffix if c.isascii()))
+            os.symlink(os.path.abspath(name), link)
+            yield link
+        return
+    yield name
 
 
 def open_video(source: VideoSource) -> cv2.VideoCapture:
-    """Open a video file (any container FFmpeg reads) or a webcam index; raise ``VideoError`` if that fails."""
+    """Open a video file (any container FFmpeg reads, any file name) or a webcam index; ``VideoError`` if that fails."""
     _check_file(source)
-    if not isinstance(source, int):
+    if isinstance(source, int):
+        capture = cv2.VideoCapture(source)
+        if not capture.isOpened():
+            capture.release()
+            raise VideoError(
+                f"webcam {source}: cannot be opened (no camera with that index, or another program is using it)"
+            )
+        return capture
+    with opencv_name(source) as name:
         # One decoder thread: for clips this small FFmpeg's threads cost more than they give, and the
         # dataset build already runs one process per core.
-        capture = cv2.VideoCapture(str(source), cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
-    else:
-        capture = cv2.VideoCapture(source)
+        capture = cv2.VideoCapture(name, cv2.CAP_FFMPEG, [cv2.CAP_PROP_N_THREADS, 1])
     if not capture.isOpened():
         capture.release()
-        raise VideoError(f"{_source_name(source)}: cannot be opened as a video (corrupt or not a video?)")
+        raise VideoError(f"{source}: cannot be opened as a video (corrupt or not a video?)")
     return capture
 
 
@@ -220,9 +259,27 @@ def open_reader(source: VideoSource, backend: str = "auto"):
     return _OpenCVReader(source)
 
 
+#: The most one clip's frames may take: a typo such as ``image_size=(6400, 6400)`` fails at once, in one line.
+MAX_CLIP_BYTES = 1 << 31
+
+
+def check_clip_shape(sequence_length: int, image_size: tuple[int, int], channels: int = 3) -> None:
+    """Raise ``ArgumentError`` for clips of no frames, of frames without pixels, or too large to hold in memory."""
+    height, width = image_size
+    if sequence_length < 1 or height < 1 or width < 1:
+        raise ArgumentError(f"clips need at least 1 frame of at least 1x1 pixels, got {sequence_length} of "
+                            f"{height}x{width}")  # fmt: skip
+    size = sequence_length * height * width * channels
+    if size > MAX_CLIP_BYTES:
+        raise ArgumentError(f"{sequence_length} frames of {height}x{width} would take {size / 2**30:,.1f} GiB a clip; "
+                            "the course's clips are 20 frames of 64x64")  # fmt: skip
+
+
 def to_model_frame(frame_bgr: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     """Resize one decoded BGR frame to ``image_size`` (height, width) and return it as RGB uint8."""
     height, width = image_size
+    if height < 1 or width < 1:
+        raise ArgumentError(f"frames need at least 1x1 pixels, got {height}x{width}")
     small = cv2.resize(frame_bgr, (width, height), interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
 
@@ -434,6 +491,7 @@ def extract_frames(
     flow as two more channels, ``[T, H, W, 5]`` (``FlowMaker``; for the two-stream model).
     """
     image_size = (int(image_size[0]), int(image_size[1]))
+    check_clip_shape(sequence_length, image_size, 5 if flow else 3)
     frames, wanted, decoded = _decode_pass(
         path, image_size, sequence_length=sequence_length, backend=backend, flow=flow
     )

@@ -235,3 +235,68 @@ def frames_or_abort(path, *args, **kwargs):
         yield "info"
         os.abort()
     yield from iter_frame_chunks(path, *args, **kwargs)
+
+
+# --- a full disk, for writers in C or in another process (OpenCV, FFmpeg, Matplotlib) --------------------
+
+_LIST_FILES = 'find "$1" -type f -printf \'%P\\t%s\\n\' > "$2"'
+
+
+def _namespace_prefix() -> list[str] | None:
+    """``unshare`` arguments that give a command a mount namespace of its own in which it may mount a tmpfs."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    if not shutil.which("unshare"):
+        return None
+    prefix = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-Urm"]
+    with tempfile.TemporaryDirectory() as folder:
+        probe = [*prefix, "sh", "-c", 'mount -t tmpfs -o size=8k tmpfs "$0"', folder]
+        if subprocess.run(probe, capture_output=True).returncode == 0:
+            return prefix
+    return None
+
+
+def on_a_full_disk(command: list[str], folder: Path, size: int, *, env: dict | None = None, timeout: float = 600):
+    """Run ``command`` with ``folder`` on a disk of ``size`` bytes, which fills up as a real one does.
+
+    The disk is a tmpfs mounted on ``folder`` in a mount namespace of the command's own (as root, or in an
+    unprivileged user namespace). Where neither is allowed, every file the command writes is limited to ``size``
+    bytes instead (``RLIMIT_FSIZE``, with ``SIGXFSZ`` ignored, so writes past it fail with ``EFBIG``). Returns the
+    finished process and the files left in ``folder`` afterwards, as {relative path: bytes}.
+    """
+    import os
+    import resource
+    import signal
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    environment = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "1", **(env or {})}
+    prefix = _namespace_prefix()
+    if prefix is not None:
+        report = folder.parent / f".{folder.name}.files"
+        script = (
+            f'mount -t tmpfs -o size={size} tmpfs "$1" || exit 97; shift 2; "$@"; rc=$?; '
+            f'set -- "{folder}" "{report}"; {_LIST_FILES}; exit $rc'
+        )
+        done = subprocess.run([*prefix, "sh", "-c", script, "sh", str(folder), str(report), *command],
+                              capture_output=True, text=True, env=environment, timeout=timeout)  # fmt: skip
+        assert done.returncode != 97, done.stderr
+        lines = report.read_text().splitlines()
+        report.unlink()
+    else:
+
+        def limit() -> None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+        done = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout,
+                              preexec_fn=limit)  # fmt: skip
+        lines = [f"{p.relative_to(folder)}\t{p.stat().st_size}" for p in folder.rglob("*") if p.is_file()]
+    files = {}
+    for line in lines:
+        name, _, nbytes = line.rpartition("\t")
+        files[name] = int(nbytes)
+    return done, files
