@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from har.errors import DatasetError
-from har.video import VIDEO_EXTENSIONS
+from har.video import VIDEO_EXTENSIONS, check_clip_shape
 from har.workers import run_in_workers
 
 CACHE_FORMAT = 2  # 2: per-clip frame counts (frame_counts)
@@ -176,8 +176,10 @@ def discover_clips(root: str | os.PathLike, classes: Sequence[str] | None = None
             raise DatasetError(f"{root}: no folder for class(es) {', '.join(missing)}")
     clips = []
     for name in names:
+        if not os.access(folders[name], os.R_OK | os.X_OK):
+            raise DatasetError(f"{folders[name]}: permission denied (the class folder cannot be read)")
         for path in sorted(folders[name].rglob("*")):
-            if not path.is_file():
+            if not path.is_file() and not path.is_symlink():  # a link to nothing is a clip the build reports
                 continue
             relative = path.relative_to(root).as_posix()
             if _is_hidden(path) or path.suffix.lower() not in VIDEO_EXTENSIONS:
@@ -209,8 +211,13 @@ def assign_groups(clips: Sequence[Clip]) -> np.ndarray:
 def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for clip in clips:
-        stat = clip.path.stat()
-        digest.update(f"{clip.relative}\0{clip.class_name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        try:
+            stat = clip.path.stat()
+            size, mtime = stat.st_size, stat.st_mtime_ns
+        except OSError:  # a link to nothing: the build skips it, with its reason
+            size = mtime = -1
+        # surrogateescape: a file name that is not UTF-8 is hashed as the bytes it is on disk
+        digest.update(f"{clip.relative}\0{clip.class_name}\0{size}\0{mtime}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 
 
@@ -257,8 +264,7 @@ def build_dataset(
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     image_size = (int(image_size[0]), int(image_size[1]))
-    if sequence_length < 1 or min(image_size) < 1:
-        raise DatasetError("sequence length and image size must be positive")
+    check_clip_shape(sequence_length, image_size, 5 if flow else 3)
     clips, stray = discover_clips(root, classes)
     class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
     settings = {
@@ -288,6 +294,11 @@ def build_dataset(
             dropped = list(cached.settings.get("dropped_classes", []))
             return BuildReport(cached, skipped, stray, reused=True, dropped_classes=dropped)
 
+    need = len(clips) * sequence_length * image_size[0] * image_size[1] * (5 if flow else 3)
+    if need > _memory():
+        raise DatasetError(f"{len(clips)} clips of {sequence_length} frames of {image_size[0]}x{image_size[1]} would "
+                           f"take {need / 2**30:,.1f} GiB, more than this machine's {_memory() / 2**30:,.0f} GiB: "
+                           "use fewer classes, frames or pixels")  # fmt: skip
     frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
     flows = np.empty((len(clips), sequence_length, *image_size, 2), dtype=np.uint8) if flow else None
     keep = np.zeros(len(clips), dtype=bool)
@@ -353,6 +364,14 @@ def build_dataset(
     if out is not None:
         save_dataset(dataset, out)
     return BuildReport(dataset, skipped, stray, dropped_classes=dropped)
+
+
+def _memory() -> int:
+    """This machine's memory in bytes (unbounded where the system does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1 << 62
 
 
 def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str]):

@@ -42,12 +42,15 @@ def random_split(labels: np.ndarray, test_size: float = 0.25, seed: int = DEFAUL
     return Split(np.sort(train), np.sort(test), "random", seed)
 
 
-def group_split(labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25, seed: int = DEFAULT_SEED) -> Split:
+def group_split(
+    labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25, seed: int = DEFAULT_SEED, *, classes=None
+) -> Split:
     """A split in which no group is on both sides and every class is on both sides, about ``test_size`` tested.
 
-    Uses scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds (fewer when there are
-    fewer groups) and takes the first fold that leaves every class on both sides. Raises ``DatasetError``
-    when the groups make that impossible (e.g. a class whose clips all share one group).
+    Uses scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds (fewer when a class has
+    fewer groups: a small dataset of your own gets a larger test share) and takes the first fold that leaves every
+    class on both sides (trying the next seeds when none does). Raises ``DatasetError`` naming the class (from
+    ``classes``, the class names) when its clips are all in one group.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
@@ -55,13 +58,25 @@ def group_split(labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25,
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise DatasetError(f"a group split needs at least 2 groups, the data has {n_groups}")
-    n_splits = min(max(2, round(1 / test_size)), n_groups)  # few groups: a larger test share
-    classes = set(np.unique(labels).tolist())
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for train, test in folds.split(np.zeros(len(labels)), labels, groups):
-        if set(labels[train].tolist()) == classes == set(labels[test].tolist()):
-            return Split(np.sort(train), np.sort(test), "group", seed)
+    per_class = {int(c): len(np.unique(groups[labels == c])) for c in np.unique(labels)}
+    fewest = min(per_class, key=per_class.get)
+    if per_class[fewest] < 2:
+        raise DatasetError(
+            f"{_class_name(fewest, classes)} has clips of one group only: a group split needs clips of at least 2 "
+            f"groups in every class (and training 3: one each to train on, validate on and test on)"
+        )
+    n_splits = min(max(2, round(1 / test_size)), n_groups, per_class[fewest])
+    wanted = set(per_class)
+    for attempt in range(10):
+        folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed + attempt)
+        for train, test in folds.split(np.zeros(len(labels)), labels, groups):
+            if set(labels[train].tolist()) == wanted == set(labels[test].tolist()):
+                return Split(np.sort(train), np.sort(test), "group", seed)
     raise DatasetError("no group split leaves every class on both sides: each class needs clips in several groups")
+
+
+def _class_name(label: int, classes) -> str:
+    return f"class {classes[label]}" if classes is not None else f"class {label}"
 
 
 def leave_one_group_out(groups: np.ndarray) -> Iterator[Split]:
@@ -74,22 +89,34 @@ def leave_one_group_out(groups: np.ndarray) -> Iterator[Split]:
 
 
 def make_split(
-    kind: str, labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25, seed: int = DEFAULT_SEED
-) -> Split:
-    """``group_split`` or ``random_split`` by name (``"group"`` / ``"random"``)."""
+    kind: str, labels: np.ndarray, groups: np.ndarray, test_size: float = 0.25, seed: int = DEFAULT_SEED, *,
+    classes=None,
+) -> Split:  # fmt: skip
+    """``group_split`` or ``random_split`` by name (``"group"`` / ``"random"``); ``classes`` names them in errors."""
     if kind == "group":
-        return group_split(labels, groups, test_size, seed)
+        return group_split(labels, groups, test_size, seed, classes=classes)
     if kind == "random":
         return random_split(labels, test_size, seed)
     raise DatasetError(f"unknown split {kind!r} (use 'group' or 'random')")
 
 
-def validation_split(split: Split, labels: np.ndarray, groups: np.ndarray, fraction: float = 0.2) -> Split:
+def validation_split(split: Split, labels: np.ndarray, groups: np.ndarray, fraction: float = 0.2, *,
+                     classes=None) -> Split:  # fmt: skip
     """Carve a validation set out of ``split.train`` the same way the split was made (by group or at random).
 
-    Returned as a ``Split`` whose ``train`` is what to fit on and ``test`` what to validate on.
+    Returned as a ``Split`` whose ``train`` is what to fit on and ``test`` what to validate on. A class left with
+    clips of one group to train on raises ``DatasetError`` naming it (``classes``: the class names).
     """
     labels, groups = np.asarray(labels), np.asarray(groups)
+    if split.kind == "group":
+        train_labels, train_groups = labels[split.train], groups[split.train]
+        for label in np.unique(train_labels):
+            if len(np.unique(train_groups[train_labels == label])) < 2:
+                raise DatasetError(
+                    f"{_class_name(int(label), classes)} has clips of {len(np.unique(groups[labels == label]))} "
+                    "group(s): training on a group split needs at least 3 groups of every class (one each to train "
+                    "on, validate on and test on)"
+                )
     inner = make_split(split.kind, labels[split.train], groups[split.train], fraction, split.seed or DEFAULT_SEED)
     return Split(split.train[inner.train], split.train[inner.test], split.kind, split.seed)
 

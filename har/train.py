@@ -191,6 +191,31 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.model.save(tmp)
 
 
+class HistoryCSV(keras.callbacks.Callback):
+    """Writes every epoch's figures to a CSV file, the whole file each epoch, atomically.
+
+    Keras' ``CSVLogger`` appends in place, so a full disk leaves an empty or cut-off log; this one always leaves the
+    last complete one.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        super().__init__()
+        self.path = Path(path)
+        self.rows: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        import csv
+
+        from har.workspace import atomic_write
+
+        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        columns = list(dict.fromkeys(key for row in self.rows for key in row))
+        with atomic_write(self.path, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+
 class EpochClock(keras.callbacks.Callback):
     """Records seconds per epoch in the history (``epoch_seconds``)."""
 
@@ -261,7 +286,7 @@ def train_model(
         logs = out.with_name(f"{out.stem}_logs")
         logs.mkdir(parents=True, exist_ok=True)
         files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
-        built_in += [BestCheckpoint(files["checkpoint"]), keras.callbacks.CSVLogger(files["history"])]
+        built_in += [BestCheckpoint(files["checkpoint"]), HistoryCSV(files["history"])]
     inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
     train_data = make_pipeline(
         inputs,
@@ -344,7 +369,7 @@ def fit_split(
     ``max_clips`` trains on at most that many of the training clips, and validates on at most that many, drawn at
     random (with the training seed): a quick run, as the exercises' solutions make in CI. ``None``: every clip.
     """
-    inner = validation_split(split, dataset.labels, dataset.groups, validation_fraction)
+    inner = validation_split(split, dataset.labels, dataset.groups, validation_fraction, classes=dataset.classes)
     if max_clips is not None:
         rng = np.random.default_rng(kwargs.get("seed", 27))
         fit, val = rng.permutation(inner.train)[:max_clips], rng.permutation(inner.test)[:max_clips]
@@ -381,7 +406,7 @@ def find_or_train(
         print(f"{out} was trained on other data: training {name} again")
     print(f"no {name} model for this dataset: training one here, as notebooks 04/05 do (at most {epochs} epochs)")
     start = time.perf_counter()
-    split = group_split(dataset.labels, dataset.groups, seed=seed)
+    split = group_split(dataset.labels, dataset.groups, seed=seed, classes=dataset.classes)
     set_seed(seed)
     with training_strategy().scope():
         model = build_model(name, len(dataset.classes), dataset.sequence_length, dataset.image_size, **options)
