@@ -62,6 +62,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
         raise BundleError(f"{path}: no such model file")
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive)
             if METADATA_NAME not in archive.namelist():
                 raise BundleError(
                     f"{path}: a Keras file without course metadata (class names, sizes); "
@@ -76,6 +77,23 @@ def read_metadata(path: str | os.PathLike) -> dict:
     if problem:
         raise BundleError(f"{path}: its {METADATA_NAME} is damaged: {problem}")
     return metadata
+
+
+#: The most a bundle's JSON parts may unpack to, and how much more than its packed size any part may: a damaged or
+#: hostile file is refused before it is unpacked into memory (real weights hardly compress).
+MAX_JSON_BYTES = 16 << 20
+MAX_PACKING_RATIO = 100
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    for item in archive.infolist():
+        huge = item.filename.endswith(".json") and item.file_size > MAX_JSON_BYTES
+        bomb = item.file_size > MAX_JSON_BYTES and item.file_size > MAX_PACKING_RATIO * max(1, item.compress_size)
+        if huge or bomb:
+            raise BundleError(
+                f"{path}: not a model bundle: its {item.filename} would unpack to {item.file_size / 2**20:,.0f} MiB "
+                f"from {item.compress_size / 2**20:,.1f} MiB"
+            )
 
 
 def _metadata_problem(metadata: dict) -> str | None:

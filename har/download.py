@@ -195,7 +195,12 @@ def download_file(
     downloaded again.
     """
     dest = Path(dest)
-    if re.search(r"[\x00-\x20\x7f]", url) or urllib.parse.urlparse(url).scheme not in ("http", "https"):
+    try:
+        parts = urllib.parse.urlparse(url)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError as error:  # "Invalid IPv6 URL", a port that is not a number
+        raise DownloadError(f"not a valid URL: {url!r} ({_one_line(error)})") from None
+    if re.search(r"[\x00-\x20\x7f]", url) or parts.scheme not in ("http", "https") or not parts.netloc:
         raise DownloadError(
             f"not a valid URL: {url!r}: only http:// and https:// URLs are downloaded; {LOCAL_ARCHIVE_HINT}"
         )
@@ -319,18 +324,10 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
     itself is left as it is.
     """
     archive, dest = Path(archive), Path(dest)
-    if not archive.is_file():
-        raise ArchiveError(f"{archive}: no such archive")
-    kind = _archive_kind(archive)
+    kind, tops = _kind_and_tops(archive)
     import rarfile
 
     try:
-        names = _member_names(archive, kind)
-        for name in names:
-            _check_member(name, archive)
-        tops = sorted({parts[0] for name in names if (parts := _entry_parts(name))})
-        if not tops:
-            raise ArchiveError(f"{archive}: the archive holds no files (empty or damaged)")
         clashes = [t for t in tops if (dest / t).exists()]
         if clashes:
             raise ArchiveError(f"{archive}: {dest / clashes[0]} already exists; remove it to unpack again")
@@ -343,8 +340,31 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
     except rarfile.RarCannotExec:
         raise ArchiveError(f"{archive}: no tool to unpack compressed RAR entries; {RAR_TOOLS_HINT}") from None
     except (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, EOFError) as error:
-        raise ArchiveError(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
+        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
     return [dest / top for top in tops]
+
+
+class _DamagedArchive(ArchiveError):
+    """An archive whose content cannot be read: a truncated or corrupt download (not a missing unpacking tool)."""
+
+
+def _kind_and_tops(archive: Path) -> tuple[str, list[str]]:
+    """How ``archive`` unpacks and its top-level entries, every entry checked first (see ``extract_archive``)."""
+    if not archive.is_file():
+        raise ArchiveError(f"{archive}: no such archive")
+    kind = _archive_kind(archive)
+    import rarfile
+
+    try:
+        names = _member_names(archive, kind)
+    except (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, EOFError) as error:
+        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
+    for name in names:
+        _check_member(name, archive)
+    tops = sorted({parts[0] for name in names if (parts := _entry_parts(name))})
+    if not tops:
+        raise _DamagedArchive(f"{archive}: the archive holds no files (empty or damaged)")
+    return kind, tops
 
 
 def _check_local_archive(path: Path, expected_size: int | None, sha256: str | None) -> None:
@@ -386,20 +406,41 @@ def fetch_ucf50(
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    target = dest / stem
-    if target.is_dir() and any(target.iterdir()):
-        _say(f"{target} is already unpacked; nothing to do", progress)
-        return target
+    if _unpacked(dest / stem, progress):  # before any download: the name says where it would unpack
+        return dest / stem
     if archive is not None:
         source = Path(archive)
         _check_local_archive(source, expected_size, sha256)
     else:
         source = download_file(url, dest / name, expected_size=expected_size, sha256=sha256, progress=progress)
-    extract_archive(source, dest, progress=progress)
-    if not target.is_dir():
-        raise ArchiveError(f"{source}: unpacked, but it holds no top-level folder {stem}/")
+    try:
+        _, tops = _kind_and_tops(source)  # the folder it holds, whatever the archive is called
+        if len(tops) != 1:
+            shown = ", ".join(tops[:3]) + (", ..." if len(tops) > 3 else "")
+            raise ArchiveError(f"{source}: holds {shown} at its top, not one folder of class folders such as UCF50/")
+        target = dest / tops[0]
+        if _unpacked(target, progress):
+            return target
+        extract_archive(source, dest, progress=progress)
+        if not target.is_dir():
+            raise ArchiveError(f"{source}: holds a file {tops[0]}, not a folder of class folders such as UCF50/")
+    except _DamagedArchive as error:
+        if archive is not None:  # the user's own file: never deleted
+            raise
+        source.unlink(missing_ok=True)  # kept, it would be "already downloaded" and fail the same way every time
+        raise ArchiveError(
+            f"{error}; the download was deleted: run the same command again to download it again"
+        ) from None
     if archive is None and not keep_archive:
         source.unlink()
         _say(f"Deleted {source} (unpacked; pass --keep-archive / keep_archive=True to keep it)", progress)
     _say(f"UCF50 is ready in {target}", progress)
     return target
+
+
+def _unpacked(target: Path, progress: bool) -> bool:
+    """True (and says so) when ``target`` is a folder with something in it: the dataset is unpacked already."""
+    if target.is_dir() and any(target.iterdir()):
+        _say(f"{target} is already unpacked; nothing to do", progress)
+        return True
+    return False

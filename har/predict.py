@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from har.bundle import load_bundle
-from har.errors import ClipTooShortError, HarError, VideoError
+from har.errors import ArgumentError, ClipTooShortError, HarError, VideoError
 from har.video import FLOW_CHANNELS, ModelFrames, ShotCuts, VideoSource, iter_frames, sample_frame_indices, video_info
 from har.workers import FrameStream, extract_frames_isolated
-from har.workspace import atomic_write
+from har.workspace import atomic_write, temporary_beside
 
 # Below this top probability a prediction is shown as "unsure": a model names one of its own classes for any
 # video, so a low confidence is the only hint that the action may be none of them. Measured on held-out clips
@@ -188,11 +188,8 @@ class H264Writer:
         import imageio_ffmpeg
 
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         width, height = size
-        handle, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.mp4", dir=self.path.parent)
-        os.close(handle)
-        self.tmp = Path(tmp)
+        self.tmp = temporary_beside(self.path, ".mp4")
         self._log = tempfile.TemporaryFile()  # noqa: SIM115  (open while FFmpeg runs)
         even = ["-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"] if width % 2 or height % 2 else []  # yuv420p: even sides
         command = [
@@ -201,7 +198,9 @@ class H264Writer:
             "-an", *even, "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
             "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
         ]  # fmt: skip
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log)
+        # A session of its own: a terminal's Ctrl-C (SIGINT to the whole process group) reaches Python alone, which
+        # then decides whether the video is kept (``har.live``: yes) or deleted, instead of FFmpeg dying mid-file.
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log, start_new_session=True)
         self._size = (height, width, 3)
         self.frames = 0
         self._broken = False
@@ -223,6 +222,7 @@ class H264Writer:
         self._process.wait()
         self._log.seek(0)
         reason = _ffmpeg_reason(self._log.read().decode(errors="replace"), self._process.returncode)
+        reason = reason.replace(str(self.tmp), str(self.path))  # the file the user named, not our temporary one
         return HarError(f"cannot write the video {self.path}: {reason}")
 
     def write(self, frame: np.ndarray) -> None:
@@ -543,6 +543,9 @@ def join_clips(
     The test for a sliding window: its true class changes at every clip boundary, which the returned
     ``JoinedClips`` records (as the frames really decoded). Written atomically, like every video here.
     """
+    if not paths or len(paths) != len(classes):
+        raise ArgumentError(f"join_clips needs clips and one class for each (got {len(paths)} clips, "
+                            f"{len(classes)} classes)")  # fmt: skip
     first = video_info(paths[0])
     size = (first.width - first.width % 2, first.height - first.height % 2)
     spans = []
@@ -647,7 +650,7 @@ def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float 
     if path.stat().st_size <= max_mb * 1e6 and seconds <= max_seconds:
         return Video(str(path), embed=True, width=width, html_attributes="controls loop muted")
     preview = path.with_name(f"{path.stem}.preview.mp4")
-    with atomic_write(preview, suffix=".tmp.mp4") as tmp:
+    with atomic_write(preview, suffix=".mp4") as tmp:
         command = [
             imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path), "-t", f"{max_seconds:g}",
             "-an", "-vf", f"scale='min({width},iw)':-2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "30",

@@ -183,6 +183,9 @@ def resolve_source(
         return Video(int(source), f"webcam {int(source)}")
     if isinstance(source, str) and is_url(source):
         return download_video(source, out_dir, progress=progress)
+    if isinstance(source, str) and re.match(r"^[a-z][a-z0-9+.-]*://", source, re.IGNORECASE):
+        raise VideoSourceError(f"{source}: only http:// and https:// URLs are fetched (through yt-dlp); "
+                               f"{FALLBACK_HINT}")  # fmt: skip
     path = Path(source)
     if not path.is_file():
         raise VideoSourceError(f"{path}: no such video file (pass a file path, a URL or a webcam index)")

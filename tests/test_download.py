@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 import rarfile
-from conftest import run_cli
+from conftest import error_lines, run_cli
 from media import FileServer, make_rar
 
 from har.dataset import build_dataset
@@ -471,3 +471,47 @@ def test_cli_download_local_archive_urls_and_keep_archive(tmp_path, server, ucf5
     assert (tmp_path / "b" / "UCF50.rar").is_file() and (tmp_path / "b" / "UCF50" / "Grow").is_dir()
     old = run_cli("download", "--dest", str(tmp_path / "c"), "--url", server.url("/UCF50.rar"), "--delete-archive")
     assert old.returncode == 2  # gone: deleting the archive is the default now
+
+
+# --- a download that does not unpack, an archive renamed away from its folder ---------------------------
+
+
+def _ucf50_tar_gz(tmp_path, name="UCF50.tar.gz"):
+    return _tar(tmp_path / name, {"UCF50/Wave/a.avi": b"w" * 5000, "UCF50/Clap/b.avi": os.urandom(200_000)}, "w:gz")
+
+
+def test_a_damaged_download_is_deleted_so_the_next_run_downloads_it_again(tmp_path, server):
+    good = _ucf50_tar_gz(tmp_path).read_bytes()
+    server.files["/UCF50.tar.gz"] = good[: len(good) // 2]  # the mirror's copy was cut short
+    data = tmp_path / "data"
+    with pytest.raises(ArchiveError, match=r"damaged.*the download was deleted: run the same command again"):
+        fetch_ucf50(data, url=server.url("/UCF50.tar.gz"), progress=False)
+    assert list(data.iterdir()) == []  # nothing under the final name that would be "already downloaded"
+    server.files["/UCF50.tar.gz"] = good
+    root = fetch_ucf50(data, url=server.url("/UCF50.tar.gz"), progress=False)
+    assert sorted(p.name for p in root.iterdir()) == ["Clap", "Wave"]
+
+
+def test_cli_download_of_a_damaged_archive_is_one_line_and_the_rerun_recovers(tmp_path, server):
+    good = _ucf50_tar_gz(tmp_path).read_bytes()
+    server.files["/UCF50.tar.gz"] = good[:-3000]
+    args = ["download", "--dest", str(tmp_path / "data"), "--url", server.url("/UCF50.tar.gz")]
+    failed = run_cli(*args)
+    assert failed.returncode == 1 and "the download was deleted" in failed.stderr, failed.stderr
+    assert len(error_lines(failed.stderr)) == 1, failed.stderr
+    server.files["/UCF50.tar.gz"] = good
+    again = run_cli(*args)
+    assert again.returncode == 0 and "already downloaded" not in again.stdout, again.stderr
+    assert (tmp_path / "data" / "UCF50" / "Wave" / "a.avi").read_bytes() == b"w" * 5000
+
+
+def test_an_archive_renamed_away_from_its_folder_unpacks_to_the_folder_it_holds(tmp_path):
+    archive = _ucf50_tar_gz(tmp_path, "my-copy-of-the-dataset.tar.gz")
+    root = fetch_ucf50(tmp_path / "data", archive=archive, progress=False)
+    assert root == tmp_path / "data" / "UCF50" and sorted(p.name for p in root.iterdir()) == ["Clap", "Wave"]
+    assert fetch_ucf50(tmp_path / "data", archive=archive, progress=False) == root  # already unpacked: a no-op
+    assert archive.exists()  # your own archive is never deleted
+    loose = _tar(tmp_path / "loose.tar", {"Wave/a.avi": b"w", "Clap/b.avi": b"c"}, "w")
+    with pytest.raises(ArchiveError, match="holds Clap, Wave at its top, not one folder"):
+        fetch_ucf50(tmp_path / "other", archive=loose, progress=False)
+    assert not (tmp_path / "other").exists()
