@@ -8,6 +8,8 @@ set ``HAR_DEBUG=1`` to see the traceback of an unexpected error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import re
 import signal
@@ -48,11 +50,13 @@ def _size(text: str) -> tuple[int, int]:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}") from None
+    if width < 16 or height < 16 or width % 2 or height % 2 or max(width, height) > 4096:
+        raise argparse.ArgumentTypeError(f"sides must be even, from 16 to 4096 pixels, got {width}x{height}")
     return width, height
 
 
-def _whole(low: int):
-    """An argparse type: a whole number of at least ``low``."""
+def _whole(low: int, high: int | None = None):
+    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
 
     def parse(text: str) -> int:
         try:
@@ -61,6 +65,8 @@ def _whole(low: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if value < low:
             raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high}, got {value}")
         return value
 
     return parse
@@ -86,7 +92,7 @@ _probability = _number("a probability between 0 and 1", lambda v: 0 <= v <= 1, "
 _share = _number(
     "a share from 0 to 0.45", lambda v: 0 <= v <= 0.45, "from 0 to 0.45 (a share cut at each end of a clip)"
 )
-_positive = _number("a number", lambda v: v > 0, "above 0")
+_positive = _number("a number", lambda v: 0 < v < float("inf"), "a number above 0")
 
 
 def _refuse_overwriting_inputs(out: Path, *inputs: Path, suffix: str) -> None:
@@ -104,9 +110,23 @@ def _refuse_overwriting_inputs(out: Path, *inputs: Path, suffix: str) -> None:
 def _range(text: str) -> tuple[int, int]:
     try:
         low, _, high = text.partition("-")
-        return int(low), int(high or low)
+        low, high = int(low), int(high or low)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected MIN-MAX such as 40-70, got {text!r}") from None
+    if not 1 <= low <= high:
+        raise argparse.ArgumentTypeError(f"expected MIN-MAX with 1 <= MIN <= MAX, such as 40-70, got {text!r}")
+    return low, high
+
+
+def _url(text: str) -> str:
+    """``--url``: text that parses as a URL (``har.download`` says which URLs it fetches, and what to do instead)."""
+    from urllib.parse import urlparse
+
+    try:
+        urlparse(text).port  # noqa: B018  (parsing the port is what finds "http://host:x/")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a valid URL: {text!r} ({error})") from None
+    return text
 
 
 @command("demo-data")
@@ -178,7 +198,7 @@ def _train(args: argparse.Namespace) -> None:
     from har.splits import make_split
     from har.train import check_training_arguments, fit_split, set_seed, training_strategy
 
-    split = make_split(args.split, dataset.labels, dataset.groups, args.test_size, args.seed)
+    split = make_split(args.split, dataset.labels, dataset.groups, args.test_size, args.seed, classes=dataset.classes)
     check_training_arguments(dataset, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     set_seed(args.seed)
@@ -204,6 +224,8 @@ def _evaluate(args: argparse.Namespace) -> None:
     from har.bundle import read_metadata
     from har.dataset import load_dataset
 
+    out = args.confusion or Path(args.model).with_suffix(".confusion.png")
+    _refuse_overwriting_inputs(out, args.model, args.cache, suffix=".png")
     metadata = read_metadata(args.model)
     dataset = load_dataset(args.cache)
     from har.bundle import bundle_mismatch, load_bundle, trained_on
@@ -233,7 +255,6 @@ def _evaluate(args: argparse.Namespace) -> None:
         shown = f"{pair:.1%}" if pair is not None else "n/a (no clip put in its pair)"
         print(f"motion-pair accuracy {shown} (demo classes that differ only in motion; 50% = chance)")
     print(result.report())
-    out = args.confusion or Path(args.model).with_suffix(".confusion.png")
     save_figure(plot_confusion_matrix(result.confusion(), result.classes, title=Path(args.model).stem), out)
     print(f"Confusion matrix: {out}")
 
@@ -281,6 +302,7 @@ def _app(args: argparse.Namespace) -> None:
     from har.bundle import read_metadata
 
     read_metadata(args.model)  # a file that is not a bundle fails here, before Gradio or TensorFlow loads
+    _check_address(args.host, args.port)  # before Gradio, which blames the port, once per port it tries
     os.environ.setdefault("MPLBACKEND", "Agg")  # the timeline is drawn in the server's threads, never shown
     from har.app import launch
 
@@ -288,6 +310,24 @@ def _app(args: argparse.Namespace) -> None:
         launch(args.model, share=args.share, server_name=args.host, server_port=args.port)
     except (KeyboardInterrupt, Terminated):
         print("app stopped")
+
+
+def _check_address(host: str, port: int | None) -> None:
+    """Refuse, in one line, a ``--host`` this machine cannot serve on, or a ``--port`` already taken there."""
+    import socket
+
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM)[0]
+    except (OSError, UnicodeError) as error:
+        reason = getattr(error, "strerror", None) or error
+        raise HarError(f"--host {host}: not an address of this machine ({reason})") from None
+    with socket.socket(family, kind) as probe:
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if port and error.errno == errno.EADDRINUSE:
+                raise HarError(f"--port {port}: already in use on {host}; choose another port") from None
+            raise HarError(f"--host {host}: cannot serve on that address ({error.strerror or error})") from None
 
 
 def _camera(text: str) -> int | Path:
@@ -323,12 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
-    p.add_argument("--classes", type=int, default=4, help="number of classes, 2-10 (default 4)")
+    p.add_argument("--classes", type=_whole(2, 10), default=4, help="number of classes, 2-10 (default 4)")
     p.add_argument("--groups", type=_whole(1), default=32, help="groups per class (default 32)")
     p.add_argument("--clips-per-group", type=_whole(1), default=1, help="clips per class in each group (default 1)")
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; same seed, same clips (default 0)")
+    p.add_argument("--seed", type=_whole(0), default=0, help="random seed; same seed, same clips (default 0)")
     p.add_argument(
         "--layout", choices=DEMO_LAYOUTS, default="shared",
         help="shared: a group looks the same in every class (default); ucf50: each (class, group) has its own look",
@@ -337,9 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download and unpack UCF50 (about 6.6 GB)")
     p.add_argument("--dest", type=Path, default=Path("data"), help="folder for the archive and UCF50/ (default data)")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--url", default=UCF50_URL, help="http(s) archive URL (a mirror); default the official one")
+    source.add_argument("--url", type=_url, default=UCF50_URL,
+                        help="http(s) archive URL (a mirror); default the official one")  # fmt: skip
     source.add_argument("--archive", type=Path, default=None, help="unpack this local archive instead of downloading")
-    p.add_argument("--size", type=int, default=None, help="expected archive size in bytes, checked when given")
+    p.add_argument("--size", type=_whole(1), default=None, help="expected archive size in bytes, checked when given")
     p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive, checked when given")
     p.add_argument("--keep-archive", action="store_true", help="keep the downloaded archive once unpacked")
 
@@ -347,8 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
     p.add_argument("--out", type=Path, default=Path("data/cache.npz"), help="cache file (default data/cache.npz)")
     p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
-    p.add_argument("--sequence-length", type=_whole(1), default=SEQUENCE_LENGTH, help="frames per clip (default 20)")
-    p.add_argument("--image-size", type=_whole(8), default=IMAGE_HEIGHT, help="square frame size (default 64)")
+    p.add_argument("--sequence-length", type=_whole(1, 1000), default=SEQUENCE_LENGTH,
+                   help="frames per clip (default 20)")  # fmt: skip
+    p.add_argument("--image-size", type=_whole(8, 1024), default=IMAGE_HEIGHT, help="square frame size (default 64)")
     p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
     p.add_argument(
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
@@ -371,7 +413,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_whole(1), default=4, help="clips per batch (default 4)")
     p.add_argument("--patience", type=_whole(0), default=10, help="epochs without val_loss progress before stopping")
     p.add_argument("--learning-rate", type=_positive, default=1e-3, help="Adam learning rate (default 0.001)")
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
+    p.add_argument("--seed", type=_whole(0), default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
     p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="mirror clips left-right at random (default on; --no-augment for direction classes such as "
@@ -407,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("app", help="a web app to try a model: upload a video or paste a URL (needs gradio)")
     p.add_argument("model", type=Path, help="model bundle (.keras)")
     p.add_argument("--share", action="store_true", help="also open a public *.gradio.live link")
-    p.add_argument("--port", type=_whole(1), default=None, help="port to serve on (default Gradio's, from 7860)")
+    p.add_argument("--port", type=_whole(1, 65535), default=None, help="port to serve on (default Gradio's, from 7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on; 0.0.0.0 for the network (127.0.0.1)")
 
     p = sub.add_parser("live", help="label a webcam live: a line per label change, optionally a labelled video")
@@ -424,7 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(BaseException):
-    """Raised in the main thread on SIGTERM, so that temporary files are cleaned up on the way out."""
+    """Raised in the main thread on SIGTERM or SIGHUP, so that temporary files are cleaned up on the way out."""
 
 
 def _on_sigterm(signum, frame):
@@ -437,15 +479,21 @@ def _one_line(text: str) -> str:
 
 
 def _report(message: str) -> None:
-    print(f"error: {_one_line(message)}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # a closed terminal has nowhere to show it
+        print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 is shown escaped, never a crash
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     if threading.current_thread() is threading.main_thread():
-        # `kill`, a closed terminal, a stopped job: end like Ctrl-C, deleting half-written files
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        # `kill` (SIGTERM) or a closed terminal (SIGHUP): end like Ctrl-C, deleting half-written files
+        for name in ("SIGTERM", "SIGHUP"):
+            if hasattr(signal, name):  # Windows has no SIGHUP
+                signal.signal(getattr(signal, name), _on_sigterm)
     try:
         return COMMANDS[args.command](args) or 0
     except HarError as error:
