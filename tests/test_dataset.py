@@ -169,7 +169,7 @@ def test_cli_demo_data_layout_ucf50_reaches_the_generator(tmp_path):
     [
         (["build-dataset", "/nonexistent/folder"], "no such dataset folder"),
         (["build-dataset", "{tmp}", "--classes", "Nope"], "no folder for class"),
-        (["demo-data", "{tmp}/x", "--classes", "12"], "n_classes must be between 2 and 10"),
+        (["demo-data", "{tmp}/x", "--classes", "12"], "--classes: must be at most 10"),
         (["demo-data", "{tmp}/x", "--layout", "random"], "invalid choice: 'random'"),
     ],
 )

@@ -43,7 +43,7 @@ def test_group_split_refuses_impossible_data():
         group_split(np.array([0, 0, 1, 1]), np.array([1, 1, 1, 1]))
     labels = np.repeat([0, 1], 8)
     groups = np.concatenate([np.full(8, 1), np.arange(2, 10)])  # class 0 lives in one group only
-    with pytest.raises(DatasetError, match="every class on both sides"):
+    with pytest.raises(DatasetError, match="class 0 has clips of one group only"):
         group_split(labels, groups)
 
 

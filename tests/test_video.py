@@ -67,10 +67,10 @@ def test_frame_count_that_lies_low_still_spans_the_whole_clip(tmp_path):
 
 
 def test_honest_clip_is_decoded_once_and_lying_clip_twice(tmp_path, monkeypatch):
+    full = write_index_clip(tmp_path / "full.avi", 90)  # writing checks the clip: count after
     passes = []
     real = video._decode_pass
     monkeypatch.setattr(video, "_decode_pass", lambda *a, **k: passes.append(1) or real(*a, **k))
-    full = write_index_clip(tmp_path / "full.avi", 90)
     extract_frames(full, 20, (16, 16))
     assert len(passes) == 1
     extract_frames(truncate(full, tmp_path / "cut.avi", 0.8), 20, (16, 16))
