@@ -45,7 +45,7 @@ APPROACHES = {
     "slow_fusion": "slow fusion (3-D CNN)",
     "lrcn": "CNN + LSTM (LRCN)",
     "convlstm": "ConvLSTM",
-    "pretrained": "pretrained CNN + LSTM",
+    "pretrained": "pretrained CNN (ImageNet)",
     "two_stream": "two streams (frames + flow)",
 }
 #: Where the UCF50 archive lives (about 6.6 GB).

@@ -184,9 +184,80 @@ def _build_dataset(args: argparse.Namespace) -> None:
     print(f"Dataset cache: {args.out}")
 
 
+def _weights(text: str) -> str | None:
+    """``--weights``: ``imagenet`` (Keras's download), ``none`` (random) or a weights file, checked in one line."""
+    if text.lower() in ("imagenet", "none"):
+        return text.lower()
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such weights file {text!r} (give imagenet, none or a .weights.h5 file)")
+    return text
+
+
+def _backbone_weights(args: argparse.Namespace, backbone: str) -> str | None:
+    """The ``--weights`` given, else the ``HAR_WEIGHTS`` folder's file for ``backbone``, else Keras's download."""
+    from har.weights import course_weights
+
+    if args.weights is None:
+        return course_weights(backbone, quick=False)
+    return None if args.weights == "none" else args.weights
+
+
+@command("features")
+def _features(args: argparse.Namespace) -> None:
+    from har.features import extract_features, load_features
+
+    _refuse_overwriting_inputs(args.out, suffix=".npz")
+    if args.out.exists():
+        try:
+            load_features(args.out)
+        except HarError:
+            raise HarError(f"--out {args.out} exists and is not a feature cache; it is not overwritten") from None
+    weights = _backbone_weights(args, args.backbone)
+    report = extract_features(args.data_dir, args.out, classes=args.classes, sequence_length=args.sequence_length,
+                              image_size=args.image_size, backbone=args.backbone, weights=weights,
+                              workers=args.workers)  # fmt: skip
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} clip(s) that could not be used (listed above)")
+    print(f"Feature cache: {args.out}")
+
+
+def _train_on_features(args: argparse.Namespace) -> None:
+    """``train --model pretrained`` on a feature cache: the head trains on the features, the backbone that made them
+    goes back in front of it, and the bundle predicts on videos like every other."""
+    from har.features import assemble, feature_head, frame_backbone, load_features, save_assembled
+
+    features = load_features(args.cache)
+    from har.splits import make_split
+    from har.train import check_training_arguments, fit_split, set_seed
+
+    split = make_split(args.split, features.labels, features.groups, args.test_size, args.seed,
+                       classes=features.classes)  # fmt: skip
+    check_training_arguments(features, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
+                             patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
+    name = features.settings.get("backbone")
+    backbone = frame_backbone(name, features.image_size[0], _backbone_weights(args, name))
+    set_seed(args.seed)
+    head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1], args.head)
+    print(f"{features.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
+    result = fit_split(head, features, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
+                       learning_rate=args.learning_rate, seed=args.seed, verbose=2)  # fmt: skip
+    from har.evaluate import evaluate_model
+
+    test = evaluate_model(head, features, split.test)
+    bundle = save_assembled(assemble(backbone, head), args.out, features, result)
+    print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
+    print(f"Model bundle: {bundle}")
+
+
 @command("train")
 def _train(args: argparse.Namespace) -> None:
-    from har.dataset import load_dataset
+    from har.dataset import cache_holds, load_dataset
+
+    if cache_holds(args.cache, "features"):
+        if args.model != "pretrained":
+            raise HarError(f"{args.cache} is a feature cache (from `features`): it trains --model pretrained only")
+        _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
+        return _train_on_features(args)
 
     _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
@@ -397,10 +468,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--flow", action="store_true", help="also store each frame's optical flow (for --model two_stream)")
 
+    from har.features import BACKBONE_SIZE
     from har.splits import DEFAULT_SEED
+    from har.weights import DEFAULT_BACKBONE
 
-    p = sub.add_parser("train", help="train a model on a dataset cache and save a .keras bundle")
-    p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset")
+    weights_help = ("backbone weights: imagenet (Keras's download), none (random) or a .weights.h5 file (default: the "
+                    "file in the HAR_WEIGHTS folder when set, else imagenet)")  # fmt: skip
+    p = sub.add_parser("features", help="run every clip through an ImageNet backbone into a .npz feature cache")
+    p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
+    p.add_argument("--out", type=Path, default=Path("data/features.npz"), help="cache file (default data/features.npz)")
+    p.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"a keras.applications class ({DEFAULT_BACKBONE})")
+    p.add_argument("--weights", type=_weights, default=None, help=weights_help)
+    p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
+    p.add_argument("--sequence-length", type=_whole(1, 1000), default=SEQUENCE_LENGTH,
+                   help="frames per clip (default 20)")  # fmt: skip
+    p.add_argument("--image-size", type=_whole(32, 1024), default=BACKBONE_SIZE,
+                   help=f"square frame size (default {BACKBONE_SIZE}, what ImageNet backbones learned at)")  # fmt: skip
+    p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
+
+    p = sub.add_parser("train", help="train a model on a dataset or feature cache and save a .keras bundle")
+    p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset, or a feature cache from features")
     p.add_argument(
         "--model",
         choices=MODEL_NAMES,
@@ -415,6 +502,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=_positive, default=1e-3, help="Adam learning rate (default 0.001)")
     p.add_argument("--seed", type=_whole(0), default=DEFAULT_SEED, help=f"seed for split and training ({DEFAULT_SEED})")
     p.add_argument("--no-download", action="store_true", help="pretrained model without ImageNet weights (offline)")
+    p.add_argument("--weights", type=_weights, default=None,
+                   help="on a feature cache: the weights of the backbone that made it, as for features")  # fmt: skip
+    p.add_argument(
+        "--head",
+        choices=("average", "lstm"),
+        default="average",
+        help="on a feature cache: average the frames' features, or read them with an LSTM (average)",
+    )
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="mirror clips left-right at random (default on; --no-augment for direction classes such as "
                         "SlideLeft)")  # fmt: skip

@@ -441,6 +441,16 @@ def read_cache(path: str | os.PathLike, what: str, required: set[str], hint: str
         raise DatasetError(f"{path}: not a readable {what} ({reason})") from None
 
 
+def cache_holds(path: str | os.PathLike, name: str) -> bool:
+    """True when ``path`` is an ``.npz`` cache holding an array ``name`` (``"features"``: a feature cache); False for
+    anything else, which the loaders then explain."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return name in data.files
+    except Exception:  # not a readable archive: the loader says why, in one line
+        return False
+
+
 def load_dataset(path: str | os.PathLike) -> Dataset:
     """Load a dataset cache written by ``build_dataset``; raise ``DatasetError`` (one line) if it is not one.
 

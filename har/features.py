@@ -3,14 +3,16 @@
 ImageNet CNNs learned from photographs of about 224 x 224 pixels; fed 64 x 64 frames, as the other models are, they
 see little they know. But 20 frames of 224 x 224 are 3 MB a clip, and UCF50's 6,600 clips would take 20 GB. So the
 frames are streamed: every clip is decoded at 224 x 224 (in worker processes, as ``har.dataset`` decodes), its 20
-frames go through the frozen backbone at once, and only their features are kept: 576 numbers a frame for
-MobileNetV3Small, float16, 23 KB a clip (about 150 MB for all of UCF50). The model's head, an LSTM, then trains on
+frames go through the frozen backbone at once, and only their features are kept: 1,280 numbers a frame for
+MobileNetV2, float16, 50 KB a clip (about 330 MB for all of UCF50). The model's head, an LSTM, then trains on
 the feature cache in seconds an epoch (``har.train.fit_split`` takes a ``FeatureDataset`` as it takes a dataset, without
 mirroring: features cannot be mirrored), and ``assemble`` puts the backbone back in front of it: the result is
 ``har.models.pretrained`` at 224 x 224, a bundle that predicts on videos like every other.
 
 The cache holds ``features`` float16 ``[N, T, D]``, ``labels``, ``groups``, ``classes``, ``paths`` and
-``frame_counts`` as a dataset cache does, and ``settings`` (the backbone, its weights, the size).
+``frame_counts`` as a dataset cache does, and ``settings``: the backbone, the size, its weights as given
+(``backbone_weights``: ``"imagenet"``, None or a file's ``sha256:`` digest) and as they were (``backbone_digest``, the
+SHA-256 of the weight arrays): ``save_assembled`` refuses a backbone other than the one that made the features.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from har.dataset import _fingerprint, discover_clips, frame_steps, labelled, read_cache, save_cache
 from har.errors import DatasetError
+from har.weights import DEFAULT_BACKBONE, describe, weights_id
 from har.workers import run_in_workers
 
 #: The size ImageNet backbones were trained at.
@@ -81,7 +84,7 @@ class FeatureDataset:
             f"{n} clips, {len(self.classes)} classes, features [{n}, {t}, {d}] float16 "
             f"({self.features.nbytes / 2**20:.1f} MiB; the frames at {height}x{width} would take "
             f"{pixels / 2**20:,.0f} MiB), {self.settings.get('backbone')} with "
-            f"{self.settings.get('backbone_weights') or 'random'} weights"
+            f"{describe(self.settings.get('backbone_weights'))}"
         )
 
 
@@ -108,7 +111,7 @@ class FeatureReport:
     reused: bool = False
 
 
-def frame_backbone(backbone: str = "MobileNetV3Small", image_size: int = BACKBONE_SIZE, weights="imagenet"):
+def frame_backbone(backbone: str = DEFAULT_BACKBONE, image_size: int = BACKBONE_SIZE, weights="imagenet"):
     """uint8 RGB frames ``[n, H, W, 3]`` -> features ``[n, D]``: what ``har.models.pretrained`` runs on each frame."""
     from har.backend import keras
     from har.models import backbone_cnn
@@ -126,7 +129,7 @@ def extract_features(
     classes: Sequence[str] | None = None,
     sequence_length: int = 20,
     image_size: int = BACKBONE_SIZE,
-    backbone: str = "MobileNetV3Small",
+    backbone: str = DEFAULT_BACKBONE,
     weights: str | None = "imagenet",
     workers: int | None = None,
     progress: bool = True,
@@ -136,8 +139,8 @@ def extract_features(
     The frames are sampled as ``har.dataset.build_dataset`` samples them and decoded on ``workers`` processes; the
     backbone (``frame_backbone``) runs here, one clip at a time, so memory holds one clip's frames, never the
     dataset's. Unreadable clips are skipped with their reason. With ``out`` the cache is written atomically and
-    reused when it holds the same clips and settings; a backbone with random weights (``weights=None``: offline, the
-    tests) is never reused, since a new one has other weights.
+    reused when it holds the same clips and settings (a weights file counts by its content); a backbone with random
+    weights (``weights=None``: offline, the tests) is never reused, since a new one has other weights.
     """
     from tqdm.auto import tqdm
 
@@ -152,7 +155,7 @@ def extract_features(
         "sequence_length": sequence_length,
         "image_size": [image_size, image_size],
         "backbone": backbone,
-        "backbone_weights": weights,
+        "backbone_weights": weights_id(weights),
     }
     fingerprint = _fingerprint(clips, settings)
     if out is not None and Path(out).is_file() and weights is not None:
@@ -189,6 +192,7 @@ def extract_features(
                 reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
             bar.update()
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
+    settings["backbone_digest"] = backbone_digest(cnn)
     if not keep.any():
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
     kept = np.flatnonzero(keep)
@@ -233,24 +237,40 @@ def load_features(path: str | os.PathLike) -> FeatureDataset:
     )
 
 
-def feature_head(num_classes: int, sequence_length: int, feature_size: int):
-    """``har.models.pretrained``'s head alone, on cached features ``[T, D]``: LSTM 64, dropout 0.3, softmax."""
+def feature_head(num_classes: int, sequence_length: int, feature_size: int, head: str = "average"):
+    """``har.models.pretrained``'s head alone, on cached features ``[T, D]`` (``head``: ``"average"`` or ``"lstm"``,
+    as ``har.models.pretrained_head`` builds them)."""
     from har.backend import keras
     from har.models import pretrained_head
 
     features = keras.Input(shape=(sequence_length, feature_size), name="features")
-    return keras.Model(features, pretrained_head(num_classes, features), name="pretrained_head")
+    return keras.Model(features, pretrained_head(num_classes, features, head), name="pretrained_head")
 
 
-def assemble(backbone, head, *, backbone_name: str = "MobileNetV3Small"):
+def backbone_digest(model) -> str:
+    """The SHA-256 of a model's weight arrays, in order: equal exactly when two backbones compute the same features."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def assemble(backbone, head, *, backbone_name: str | None = None):
     """``har.models.pretrained`` at the backbone's size, with ``backbone``'s weights (the frame model that made the
     features, ``FeatureReport.backbone``) and the trained ``head``'s: a clip model that predicts on videos.
+    ``backbone_name``: its ``keras.applications`` class, by default read from the frame model's name.
     """
+    from har.backend import keras
     from har.models import pretrained
+
+    backbone_name = backbone_name or backbone.name.removesuffix("_features")
+    kind = "lstm" if any(isinstance(layer, keras.layers.LSTM) for layer in head.layers) else "average"
 
     sequence_length, _ = head.input_shape[1:]
     size = tuple(backbone.input_shape[1:3])
-    model = pretrained(head.output_shape[-1], sequence_length, size, weights=None, backbone=backbone_name)
+    model = pretrained(head.output_shape[-1], sequence_length, size, weights=None, backbone=backbone_name, head=kind)
     cnn = next(layer for layer in backbone.layers if hasattr(layer, "layers"))  # the keras.applications model
     model.get_layer("backbone").layer.set_weights(cnn.get_weights())
     trained = [layer for layer in head.layers if layer.weights]
@@ -262,9 +282,16 @@ def assemble(backbone, head, *, backbone_name: str = "MobileNetV3Small"):
 def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, result) -> Path:
     """Save ``assemble``'s model as a bundle, as ``har.train.train_model`` saves its own: the classes, the frame size,
     the backbone's weights and the sliding window's frame step, from the head's training (``result``: its TrainResult).
+    ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s features: a head trained on one
+    backbone's features reads another's as noise.
     """
     from har.bundle import bundle_metadata, save_bundle
     from har.train import window_frame_step
+
+    made_by = dataset.settings.get("backbone_digest")
+    if made_by is not None and backbone_digest(model.get_layer("backbone").layer) != made_by:
+        raise DatasetError("this model's backbone has other weights than the one that made the feature cache's "
+                           "features: assemble the backbone that made them (FeatureReport.backbone)")  # fmt: skip
 
     metadata = bundle_metadata(
         dataset.classes, dataset.sequence_length, dataset.image_size, model="pretrained",

@@ -9,8 +9,11 @@ approaches notebook puts beside them (``APPROACHES``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from har import APPROACHES, MODEL_NAMES  # noqa: F401  (in har itself, so the command line knows them without TensorFlow)
 from har.backend import keras
+from har.weights import DEFAULT_BACKBONE
 
 layers = keras.layers
 
@@ -213,26 +216,85 @@ def two_stream(num_classes: int, sequence_length: int = 20, image_size: tuple[in
     return keras.Model(clips, scores, name="two_stream")
 
 
-def backbone_cnn(backbone: str, image_size: tuple[int, int], weights: str | None) -> tuple[keras.Model, layers.Layer]:
-    """An ImageNet CNN of ``keras.applications`` without its top (average-pooled features), and the layer that turns
+#: Backbones whose own preprocessing scales pixels to [-1, 1] (the others here, EfficientNet, take 0-255).
+MINUS_ONE_TO_ONE = ("MobileNetV2", "MobileNetV3Small", "MobileNetV3Large")
+
+
+def backbone_cnn(backbone: str, image_size: tuple[int, int], weights, *, include_top: bool = False):
+    """An ImageNet CNN of ``keras.applications`` (average-pooled features without its top), and the layer that turns
     uint8 pixels into what it expects: what ``pretrained`` runs on every frame, and ``har.features`` caches.
 
-    For MobileNetV3 pixels go to [-1, 1], its own preprocessing, done in that layer because a bare cast
-    (``Rescaling(1.0)``) lets TensorFlow fuse the uint8 input into the first convolution, and oneDNN then logs an
-    error line on CPUs without AVX-512. Other backbones get 0-255 pixels, as EfficientNet expects.
+    ``weights``: ``"imagenet"`` (Keras's download), None (random) or a ``.weights.h5`` file, refused in one line
+    (``HarError``) when it is missing or does not fit the backbone. MobileNets get pixels in [-1, 1], their own
+    preprocessing, done in the returned layer: a bare cast (``Rescaling(1.0)``) would let TensorFlow fuse the uint8
+    input into the first convolution, and oneDNN then logs an error line on CPUs without AVX-512.
     """
-    constructor = getattr(keras.applications, backbone)
-    kwargs = {"include_top": False, "weights": weights, "input_shape": (*image_size, 3), "pooling": "avg"}
-    mobilenet = backbone.startswith("MobileNetV3")
-    if mobilenet:
+    import warnings
+
+    from har.errors import HarError
+    from har.weights import check_weights
+
+    check_weights(weights)
+    constructor = getattr(keras.applications, backbone, None)
+    if constructor is None:
+        raise HarError(f"unknown backbone {backbone!r}: give a keras.applications class such as {DEFAULT_BACKBONE}")
+    kwargs = {"include_top": include_top, "input_shape": (*image_size, 3)}
+    if not include_top:
+        kwargs["pooling"] = "avg"
+    if backbone.startswith("MobileNetV3"):
         kwargs["include_preprocessing"] = False  # scaled to [-1, 1] by the layer below, as its own would
-    scale = layers.Rescaling(1 / 127.5 if mobilenet else 1.0, offset=-1.0 if mobilenet else 0.0, name="to_float")
-    return constructor(**kwargs), scale
+    from_file = weights not in (None, "imagenet")
+    cnn = constructor(weights=None if from_file else weights, **kwargs)
+    if from_file:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Keras warns once per layer it could not fill: the error says it all
+            try:
+                cnn.load_weights(weights)
+            except (ValueError, OSError, KeyError) as error:
+                raise HarError(f"{weights}: these weights do not fit {backbone} "
+                               f"({str(error).splitlines()[0][:120]})") from None  # fmt: skip
+    minus_one = backbone in MINUS_ONE_TO_ONE
+    scale = layers.Rescaling(1 / 127.5 if minus_one else 1.0, offset=-1.0 if minus_one else 0.0, name="to_float")
+    return cnn, scale
 
 
-def pretrained_head(num_classes: int, x):
-    """The pretrained model's head on per-frame features ``x`` ``[batch, T, D]``: LSTM 64, dropout 0.3, softmax."""
-    x = layers.LSTM(64)(x)
+def imagenet_classifier(weights="imagenet", image_size: int = 224) -> keras.Model:
+    """MobileNetV2 with its ImageNet top on uint8 frames ``[n, H, W, 3]``: 1,000 class probabilities a frame, what
+    the backbone knew before any training of ours (``top_labels`` names them)."""
+    cnn, to_float = backbone_cnn("MobileNetV2", (image_size, image_size), weights, include_top=True)
+    frames = keras.Input(shape=(image_size, image_size, 3), dtype="uint8", name="frame")
+    return keras.Model(frames, cnn(to_float(frames)), name="imagenet_classifier")
+
+
+def top_labels(probabilities, k: int = 5, labels_file=None) -> list[list[tuple[str, float]]]:
+    """The ``k`` likeliest ImageNet classes of each row of ``probabilities`` ``[n, 1000]``, as (name, probability).
+
+    Names come from ``labels_file`` (one a line, after a first line ``background``, as offline folders hold them)
+    or, without one, from Keras's class index (a download).
+    """
+    import numpy as np
+
+    probabilities = np.asarray(probabilities)
+    if labels_file is not None:
+        names = Path(labels_file).read_text().splitlines()[1:]
+        return [[(names[i], float(row[i])) for i in np.argsort(row)[::-1][:k]] for row in probabilities]
+    decoded = keras.applications.imagenet_utils.decode_predictions(probabilities, top=k)
+    return [[(name.replace("_", " "), float(p)) for _, name, p in row] for row in decoded]
+
+
+#: The pretrained model's heads: the frames' features averaged (a frame classifier), or read in order by an LSTM.
+PRETRAINED_HEADS = ("average", "lstm")
+
+
+def pretrained_head(num_classes: int, x, head: str = "average"):
+    """The pretrained model's head on per-frame features ``x`` ``[batch, T, D]``, then dropout 0.3 and a softmax:
+    ``"average"`` averages the frames' features (what the frames show, not their order), ``"lstm"`` reads them in
+    order with an LSTM of 64 units. On the real sample they scored alike (the README's real-video table)."""
+    if head not in PRETRAINED_HEADS:
+        from har.errors import HarError
+
+        raise HarError(f"unknown head {head!r} (choose from {', '.join(PRETRAINED_HEADS)})")
+    x = layers.GlobalAveragePooling1D(name="average")(x) if head == "average" else layers.LSTM(64, name="lstm")(x)
     x = layers.Dropout(0.3)(x)
     return layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
 
@@ -243,10 +305,12 @@ def pretrained(
     image_size: tuple[int, int] = (64, 64),
     *,
     weights: str | None = "imagenet",
-    backbone: str = "MobileNetV3Small",
+    backbone: str = DEFAULT_BACKBONE,
     fine_tune_layers: int = 0,
+    head: str = "average",
 ) -> keras.Model:
-    """An ImageNet CNN from ``keras.applications`` on every frame (frozen), then an LSTM: the step up from LRCN.
+    """An ImageNet CNN from ``keras.applications`` on every frame (frozen), then a head (``pretrained_head``): the step
+    up from LRCN.
 
     ``weights="imagenet"`` downloads the backbone's weights (do that on Colab); ``weights=None`` builds it
     untrained, which is what tests and offline runs use. ``fine_tune_layers`` unfreezes that many of the
@@ -260,16 +324,18 @@ def pretrained(
             layer.trainable = False
     inputs = _clip_input(sequence_length, image_size)
     x = layers.TimeDistributed(cnn, name="backbone")(to_float(inputs))
-    return keras.Model(inputs, pretrained_head(num_classes, x), name="pretrained")
+    return keras.Model(inputs, pretrained_head(num_classes, x, head), name="pretrained")
 
 
 def build_metadata(name: str, **options) -> dict:
     """What a bundle records of how ``build_model(name, ..., **options)`` built the model.
 
-    For the pretrained model, its backbone's weights (``"imagenet"``, ``pretrained``'s default, or ``None`` when
-    built without them): notebook 06 shows no accuracy for a backbone that never had ImageNet's weights.
+    For the pretrained model, its backbone's weights (``"imagenet"``, ``pretrained``'s default, ``None`` when built
+    without them, or a file's ``sha256:`` digest): notebook 06 shows no accuracy for a backbone without ImageNet's.
     """
-    return {"backbone_weights": options.get("weights", "imagenet")} if name == "pretrained" else {}
+    from har.weights import weights_id
+
+    return {"backbone_weights": weights_id(options.get("weights", "imagenet"))} if name == "pretrained" else {}
 
 
 def build_model(

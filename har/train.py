@@ -263,7 +263,8 @@ def train_model(
     checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the final model is saved
     at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``. ``callbacks`` are
     extra Keras callbacks (a learning-rate schedule, say), run after the built-in ones.
-    ``augment`` mirrors clips left-right; ``time_jitter`` resamples each clip's time span (``jitter_time``).
+    ``augment`` mirrors clips left-right (not a feature cache's vectors, which have no left and right);
+    ``time_jitter`` resamples each clip's time span (``jitter_time``).
     Bad arguments (no epochs, one class, a bundle name that is not ``.keras``) raise ``HarError`` before
     any training starts.
     """
@@ -288,6 +289,7 @@ def train_model(
         files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
         built_in += [BestCheckpoint(files["checkpoint"]), HistoryCSV(files["history"])]
     inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
+    augment = augment and len(inputs.shape) == 5  # a feature cache's vectors [N, T, D] have no left and right
     train_data = make_pipeline(
         inputs,
         dataset.labels,

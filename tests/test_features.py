@@ -25,7 +25,14 @@ def small_features(tmp_path_factory, demo_root):
     out = tmp_path_factory.mktemp("features") / "features.npz"
     set_seed(27)
     return extract_features(
-        demo_root, out, sequence_length=6, image_size=96, weights=None, workers=2, progress=False
+        demo_root,
+        out,
+        sequence_length=6,
+        image_size=96,
+        backbone="MobileNetV3Small",
+        weights=None,
+        workers=2,
+        progress=False,
     ), out
 
 
@@ -47,7 +54,8 @@ def test_the_feature_cache_holds_features_not_frames(small_features, demo_root):
 
 def test_a_random_backbone_is_never_reused(small_features, demo_root):
     _, out = small_features
-    again = extract_features(demo_root, out, sequence_length=6, image_size=96, weights=None, workers=2, progress=False)
+    again = extract_features(demo_root, out, sequence_length=6, image_size=96, backbone="MobileNetV3Small",
+                             weights=None, workers=2, progress=False)  # fmt: skip
     assert not again.reused  # a new random backbone has other weights: its features are made again
 
 

@@ -142,9 +142,11 @@ def test_pretrained_backbone_is_frozen_unless_fine_tuned():
     frozen = pretrained(4, 4, (64, 64), weights=None)
     tuned = pretrained(4, 4, (64, 64), weights=None, fine_tune_layers=10)
     trainable = lambda m: sum(int(np.prod(w.shape)) for w in m.trainable_weights)  # noqa: E731
-    head = 4 * (64 * (576 + 64) + 64) + (64 * 4 + 4)  # LSTM on MobileNetV3Small's 576 features, then Dense
+    head = 1280 * 4 + 4  # a softmax on MobileNetV2's 1,280 features, averaged over the frames
     assert trainable(frozen) == head
     assert trainable(tuned) > head
+    lstm = pretrained(4, 4, (64, 64), weights=None, backbone="MobileNetV3Small", head="lstm")
+    assert trainable(lstm) == 4 * (64 * (576 + 64) + 64) + (64 * 4 + 4)  # an LSTM on MobileNetV3Small's 576, a Dense
 
 
 def test_bad_model_requests_are_refused():
