@@ -11,8 +11,9 @@ rehearsal-only code:
   notebook 01 then finds the data in place instead of downloading UCF50;
 - the training epochs are capped (``--epochs``), so the run fits a CPU; early stopping still applies; the
   exercises' solutions train for one epoch on at most 32 clips;
-- what needs the internet is replaced by what does not: the pretrained backbone is built with
-  ``weights=None`` (ImageNet weights are a download; notebook 05 says so when it happens), and notebook 08
+- what needs the internet is replaced by what does not: notebook 05's 64 x 64 pretrained model is built
+  with ``weights=None`` (ImageNet weights are a download), while its feature cache at 224 x 224 takes the offline
+  weights folder the Makefile passes (``HAR_WEIGHTS``) and its head is not capped, and notebook 08
   is given no URL, so it falls back to its own last, offline source: a real clip of FOLDER.
 
 Executed notebooks go to ``OUT/notebooks``, data and models to ``OUT`` (a work folder of its own, so a

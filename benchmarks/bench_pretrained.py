@@ -1,0 +1,91 @@
+"""Pretrained backbones on real clips: ImageNet features, two heads, a linear probe, several group splits.
+
+Run: ``HAR_WEIGHTS=../shared/weights .venv/bin/python benchmarks/bench_pretrained.py [--data ../shared/ucf101_sample]
+[--splits 3] [--backbones MobileNetV2 MobileNetV3Small] [--heads average lstm]`` (``make bench`` passes
+``HAR_WEIGHTS`` when that folder is there; without it the backbones take Keras's ``"imagenet"`` download).
+
+Each backbone's feature cache (20 frames a clip at 224 x 224, ``har.features.extract_features``) is made once, with
+its clips/s; then on every split seed each head is trained as ``python -m har train --model pretrained`` trains it
+(``har.train.fit_split``: batch 4, Adam 1e-3, at most 50 epochs, early stopping on the validation groups with
+patience 10) and tested on the groups it never saw. Beside them, scikit-learn's logistic regression on the
+frame-averaged features (a linear probe: what the features alone are worth). Prints every split's figure, the mean
+and the standard deviation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "ucf101_sample"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED)
+    parser.add_argument("--splits", type=int, default=3)
+    parser.add_argument("--backbones", nargs="+", default=["MobileNetV2", "MobileNetV3Small"])
+    parser.add_argument("--heads", nargs="+", default=["average", "lstm"])
+    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_pretrained")
+    args = parser.parse_args()
+    if not args.data.is_dir():
+        print(f"no real clips at {args.data}: pass --data FOLDER", file=sys.stderr)
+        return 2
+    from sklearn.linear_model import LogisticRegression
+
+    from har.backend import tf
+    from har.evaluate import evaluate_model
+    from har.features import extract_features, feature_head
+    from har.splits import group_split
+    from har.train import fit_split, set_seed
+    from har.weights import course_weights, describe
+
+    tf.get_logger().setLevel("ERROR")  # a new head per run: tf.function's retracing notices say nothing here
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for backbone in args.backbones:
+        weights = course_weights(backbone, quick=False)
+        start = time.perf_counter()
+        report = extract_features(
+            args.data, args.out / f"{backbone}.features.npz", backbone=backbone, weights=weights, progress=False
+        )
+        features = report.dataset
+        seconds = time.perf_counter() - start
+        speed = "reused" if report.reused else f"{len(features) / seconds:.1f} clips/s"
+        print(f"{backbone} ({describe(weights)}): {len(features)} clips, features {speed}", flush=True)
+        scores: dict[str, list[float]] = {"linear probe": []}
+        for seed in range(27, 27 + args.splits):
+            split = group_split(features.labels, features.groups, seed=seed, classes=features.classes)
+            averaged = features.features.astype("float32").mean(axis=1)
+            probe = LogisticRegression(max_iter=2000).fit(averaged[split.train], features.labels[split.train])
+            scores["linear probe"].append(probe.score(averaged[split.test], features.labels[split.test]))
+            for head_name in args.heads:
+                set_seed(seed)
+                head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1],
+                                    head_name)  # fmt: skip
+                result = fit_split(head, features, split, epochs=args.epochs, batch_size=4, patience=10, seed=seed,
+                                   verbose=0)  # fmt: skip
+                accuracy = evaluate_model(head, features, split.test).accuracy
+                scores.setdefault(head_name, []).append(accuracy)
+                epochs = len(result.history["loss"])
+                print(f"  seed {seed} {head_name}: {accuracy:.1%} ({epochs} epochs)", flush=True)
+        for name, values in scores.items():
+            spread = statistics.stdev(values) if len(values) > 1 else 0.0
+            each = ", ".join(f"{100 * v:.1f}" for v in values)
+            mean = 100 * statistics.mean(values)
+            rows.append(f"| {backbone} | {name} | {mean:.1f} % ± {100 * spread:.1f} | {each} |")
+    print("\n| backbone | head | test accuracy (mean ± sd) | each split |\n| --- | --- | --- | --- |")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
