@@ -3,7 +3,8 @@
 One module per pipeline stage, data flowing one way:
 ``download`` -> ``video`` -> ``dataset`` -> ``splits`` -> ``models`` -> ``train`` -> ``evaluate`` -> ``predict``,
 plus ``demo`` (the generated demo dataset), ``features`` (a pretrained backbone's per-frame features, cached, in
-place of the dataset's frames), ``youtube`` (video sources), ``bundle`` (saved models) and ``viz`` (plots).
+place of the dataset's frames), ``weights`` (where pretrained weights come from), ``pose`` (MoveNet's body keypoints,
+cached like the features), ``youtube`` (video sources), ``bundle`` (saved models) and ``viz`` (plots).
 Importing ``har`` is cheap: TensorFlow is only imported by the modules that need it.
 """
 

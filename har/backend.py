@@ -13,10 +13,10 @@ Modules that need TensorFlow import it from here: ``from har.backend import kera
 
 from __future__ import annotations
 
-import os
 import re
 import sys
-import tempfile
+
+from har.errors import filtered_stderr
 
 #: Start-up notices of TensorFlow's C++ runtime, matched line by line.
 STARTUP_NOISE = re.compile(
@@ -30,22 +30,9 @@ STARTUP_NOISE = re.compile(
 def _import_quietly() -> None:
     if "tensorflow" in sys.modules:
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import keras  # noqa: F401  (imports tensorflow, which prints the notices)
-            import tensorflow  # noqa: F401
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines()
-            kept = [line for line in lines if line.strip() and not STARTUP_NOISE.match(line)]
-            if kept:
-                sys.stderr.write("\n".join(kept) + "\n")
+    with filtered_stderr(STARTUP_NOISE):
+        import keras  # noqa: F401  (imports tensorflow, which prints the notices)
+        import tensorflow  # noqa: F401
 
 
 _import_quietly()

@@ -221,12 +221,32 @@ def _features(args: argparse.Namespace) -> None:
     print(f"Feature cache: {args.out}")
 
 
+@command("pose")
+def _pose(args: argparse.Namespace) -> None:
+    from har.features import load_features
+    from har.pose import extract_keypoints
+
+    _refuse_overwriting_inputs(args.out, suffix=".npz")
+    if args.out.exists():
+        try:
+            load_features(args.out)
+        except HarError:
+            raise HarError(f"--out {args.out} exists and is not a keypoint cache; it is not overwritten") from None
+    report = extract_keypoints(args.data_dir, args.out, classes=args.classes, sequence_length=args.sequence_length,
+                               weights=args.weights, workers=args.workers)  # fmt: skip
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} clip(s) that could not be used (listed above)")
+    print(f"Keypoint cache: {args.out}")
+
+
 def _train_on_features(args: argparse.Namespace) -> None:
     """``train --model pretrained`` on a feature cache: the head trains on the features, the backbone that made them
     goes back in front of it, and the bundle predicts on videos like every other."""
     from har.features import assemble, feature_head, frame_backbone, load_features, save_assembled
 
     features = load_features(args.cache)
+    if features.settings.get("kind") == "pose":
+        raise HarError(f"{args.cache} is a keypoint cache (from `pose`): training on keypoints is not in this version")
     from har.splits import make_split
     from har.train import check_training_arguments, fit_split, set_seed
 
@@ -484,6 +504,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frames per clip (default 20)")  # fmt: skip
     p.add_argument("--image-size", type=_whole(32, 1024), default=BACKBONE_SIZE,
                    help=f"square frame size (default {BACKBONE_SIZE}, what ImageNet backbones learned at)")  # fmt: skip
+    p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
+
+    p = sub.add_parser("pose", help="MoveNet's 17 body keypoints in every clip's frames, into a .npz keypoint cache")
+    p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
+    p.add_argument("--out", type=Path, default=Path("data/keypoints.npz"), help="cache file (data/keypoints.npz)")
+    p.add_argument("--weights", type=Path, default=None,
+                   help="MoveNet's .tflite file (default: the HAR_WEIGHTS folder's, else downloaded to the cache's "
+                        "folder once, checked)")  # fmt: skip
+    p.add_argument("--classes", nargs="+", default=None, help="class folders to use, in label order (default all)")
+    p.add_argument("--sequence-length", type=_whole(1, 1000), default=SEQUENCE_LENGTH,
+                   help="frames per clip (default 20)")  # fmt: skip
     p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
 
     p = sub.add_parser("train", help="train a model on a dataset or feature cache and save a .keras bundle")

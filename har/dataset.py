@@ -208,7 +208,9 @@ def assign_groups(clips: Sequence[Clip]) -> np.ndarray:
     return groups
 
 
-def _fingerprint(clips: Sequence[Clip], settings: dict) -> str:
+def clips_fingerprint(clips: Sequence[Clip], settings: dict) -> str:
+    """A digest of ``settings`` and of every clip's path, size and modification time: equal exactly when a cache made
+    from these clips with these settings can be reused."""
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
     for clip in clips:
         try:
@@ -279,8 +281,8 @@ def build_dataset(
         from har.video import FLOW_MAX_SIDE, FLOW_UNITS
 
         settings["flow"] = {"method": "DIS fast", "max_side": FLOW_MAX_SIDE, "units_per_pixel": FLOW_UNITS}
-    fingerprint = _fingerprint(clips, settings)
-    without_flow = _fingerprint(clips, {k: v for k, v in settings.items() if k != "flow"})
+    fingerprint = clips_fingerprint(clips, settings)
+    without_flow = clips_fingerprint(clips, {k: v for k, v in settings.items() if k != "flow"})
     if out is not None and Path(out).exists():
         try:
             cached = load_dataset(out)

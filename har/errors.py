@@ -1,4 +1,11 @@
-"""Errors that ``har`` raises for bad input: the command line prints their message as one line."""
+"""Errors that ``har`` raises for bad input (the command line prints their message as one line), and the filter that
+keeps C++ libraries' notices off stderr."""
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
 
 
 class HarError(Exception):
@@ -35,3 +42,24 @@ class DatasetError(HarError):
 
 class BundleError(HarError):
     """A file is not a usable model bundle."""
+
+
+@contextlib.contextmanager
+def filtered_stderr(noise: re.Pattern):
+    """Point file descriptor 2 at a temporary file while the block runs (C++ libraries write there directly), then
+    write back every line that ``noise`` does not match: their notices go, nothing else is lost."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines()
+            kept = [line for line in lines if line.strip() and not noise.match(line)]
+            if kept:
+                sys.stderr.write("\n".join(kept) + "\n")

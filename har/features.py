@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from har.dataset import _fingerprint, discover_clips, frame_steps, labelled, read_cache, save_cache
+from har.dataset import clips_fingerprint, discover_clips, frame_steps, labelled, read_cache, save_cache
 from har.errors import DatasetError
 from har.weights import DEFAULT_BACKBONE, describe, weights_id
 from har.workers import run_in_workers
@@ -78,6 +78,11 @@ class FeatureDataset:
     def summary(self) -> str:
         """One line: clips, classes, shape and memory, and what the same frames would take as pixels."""
         n, t, d = self.features.shape
+        if self.settings.get("kind") == "pose":  # har.pose's keypoint cache: the last number a frame flags a person
+            person = float(np.asarray(self.features[..., -1], np.float32).mean())
+            return (f"{n} clips, {len(self.classes)} classes, keypoints [{n}, {t}, {d}] float16 "
+                    f"({self.features.nbytes / 2**20:.1f} MiB), MoveNet; a person found in {person:.0%} "
+                    "of the frames")  # fmt: skip
         height, width = self.image_size
         pixels = n * t * height * width * 3
         return (
@@ -142,7 +147,6 @@ def extract_features(
     reused when it holds the same clips and settings (a weights file counts by its content); a backbone with random
     weights (``weights=None``: offline, the tests) is never reused, since a new one has other weights.
     """
-    from tqdm.auto import tqdm
 
     if sequence_length < 1 or image_size < 32:
         raise DatasetError(f"sequence length must be positive and the backbone's frames at least 32 pixels wide "
@@ -157,7 +161,7 @@ def extract_features(
         "backbone": backbone,
         "backbone_weights": weights_id(weights),
     }
-    fingerprint = _fingerprint(clips, settings)
+    fingerprint = clips_fingerprint(clips, settings)
     if out is not None and Path(out).is_file() and weights is not None:
         try:
             cached = load_features(out)
@@ -170,7 +174,42 @@ def extract_features(
             return FeatureReport(cached, skipped, frame_backbone(backbone, image_size, weights), reused=True)
 
     cnn = frame_backbone(backbone, image_size, weights)
-    features = np.zeros((len(clips), sequence_length, cnn.output_shape[-1]), np.float16)
+    settings = {**settings, "fingerprint": fingerprint, "backbone_digest": backbone_digest(cnn)}
+    dataset, skipped = cache_per_frame(root, clips, class_names, settings, cnn.predict_on_batch, image_size,
+                                       cnn.output_shape[-1], workers=workers, progress=progress,
+                                       desc="Backbone features")  # fmt: skip
+    if progress:
+        for relative, reason in skipped:
+            print(f"skipped {relative}: {reason}")
+        print(dataset.summary())
+    if out is not None:
+        save_features(dataset, out)
+    return FeatureReport(dataset, skipped, cnn)
+
+
+def cache_per_frame(
+    root,
+    clips,
+    class_names,
+    settings: dict,
+    run,
+    image_size: int,
+    width: int,
+    *,
+    workers=None,
+    progress: bool = True,
+    desc: str = "Clips",
+) -> tuple[FeatureDataset, list[tuple[str, str]]]:
+    """What the feature and keypoint caches share: every clip's frames, ``image_size`` square, decoded on ``workers``
+    processes as ``har.dataset.build_dataset`` samples them, and ``run(frames)`` (``[T, width]`` numbers a clip) kept.
+
+    Memory holds one clip's frames at a time, never the dataset's. Unreadable clips are skipped, with their reason,
+    and classes left without a clip dropped; ``settings`` go into the dataset with what was skipped.
+    """  # fmt: skip
+    from tqdm.auto import tqdm
+
+    sequence_length = settings["sequence_length"]
+    features = np.zeros((len(clips), sequence_length, width), np.float16)
     counts = np.zeros(len(clips), np.int64)
     keep = np.zeros(len(clips), bool)
     reasons: dict[int, str] = {}
@@ -182,17 +221,16 @@ def extract_features(
         retry_kwargs={"backend": "ffmpeg"},
         what=[c.relative for c in clips],
     )
-    with tqdm(total=len(clips), desc="Backbone features", unit="clip", disable=not progress) as bar:
+    with tqdm(total=len(clips), desc=desc, unit="clip", disable=not progress) as bar:
         for i, result, error in outcomes:
             if error is None:
                 frames, counts[i] = result
-                features[i] = np.asarray(cnn.predict_on_batch(frames), np.float32)
+                features[i] = np.asarray(run(frames), np.float32)
                 keep[i] = True
             else:
                 reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
             bar.update()
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
-    settings["backbone_digest"] = backbone_digest(cnn)
     if not keep.any():
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
     kept = np.flatnonzero(keep)
@@ -203,16 +241,10 @@ def extract_features(
         groups=groups,
         classes=class_names,
         paths=[clips[i].relative for i in kept],
-        settings={**settings, "fingerprint": fingerprint, "skipped": skipped, "dropped_classes": dropped},
+        settings={**settings, "skipped": skipped, "dropped_classes": dropped},
         frame_counts=counts[kept],
     )
-    if progress:
-        for relative, reason in skipped:
-            print(f"skipped {relative}: {reason}")
-        print(dataset.summary())
-    if out is not None:
-        save_features(dataset, out)
-    return FeatureReport(dataset, skipped, cnn)
+    return dataset, skipped
 
 
 def save_features(dataset: FeatureDataset, path: str | os.PathLike) -> Path:

@@ -43,7 +43,7 @@ if IS_COLAB:  # opened alone on Colab: install the course package from its repos
 
     REPO_URL = os.environ.get("HAR_REPO_URL", "{repo_url}")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", f"git+{{REPO_URL}}"], check=True)
-    PACKAGES = {colab_packages}  # the requirements Colab lacks
+    PACKAGES = {colab_packages}  # what Colab lacks
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *PACKAGES], check=True)
 
 try:
@@ -58,7 +58,7 @@ if IS_COLAB:
 print(environment_report(with_tensorflow={with_tensorflow}))"""
 
 # What Colab lacks of the course's requirements (it ships TensorFlow, Keras, OpenCV, NumPy and the rest).
-COLAB_PACKAGES = ["rarfile", "yt-dlp[default]", "deno", "imageio-ffmpeg", "gradio"]
+COLAB_PACKAGES = ["rarfile", "yt-dlp[default]", "deno", "imageio-ffmpeg", "gradio", "ai-edge-litert"]
 
 PARAMETERS_HEAD = """import har
 from har.workspace import quick_mode
