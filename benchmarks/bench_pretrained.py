@@ -1,14 +1,15 @@
 """Pretrained backbones on real clips: ImageNet features, two heads, a linear probe, several group splits.
 
 Run: ``HAR_WEIGHTS=../shared/weights .venv/bin/python benchmarks/bench_pretrained.py [--data ../shared/ucf101_sample]
-[--splits 3] [--backbones MobileNetV2 MobileNetV3Small] [--heads average lstm]`` (``make bench`` passes
+[--splits 3] [--backbones MobileNetV2 MobileNetV3Small] [--heads average lstm] [--no-pose]`` (``make bench`` passes
 ``HAR_WEIGHTS`` when that folder is there; without it the backbones take Keras's ``"imagenet"`` download).
 
 Each backbone's feature cache (20 frames a clip at 224 x 224, ``har.features.extract_features``) is made once, with
 its clips/s; then on every split seed each head is trained as ``python -m har train --model pretrained`` trains it
 (``har.train.fit_split``: batch 4, Adam 1e-3, at most 50 epochs, early stopping on the validation groups with
 patience 10) and tested on the groups it never saw. Beside them, scikit-learn's logistic regression on the
-frame-averaged features (a linear probe: what the features alone are worth). Prints every split's figure, the mean
+frame-averaged features (a linear probe: what the features alone are worth). Then MoveNet's keypoints
+(``har.pose.extract_keypoints``) with the pose head (an LSTM), the same way. Prints every split's figure, the mean
 and the standard deviation.
 """
 
@@ -31,9 +32,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED)
     parser.add_argument("--splits", type=int, default=3)
-    parser.add_argument("--backbones", nargs="+", default=["MobileNetV2", "MobileNetV3Small"])
+    parser.add_argument("--backbones", nargs="*", default=["MobileNetV2", "MobileNetV3Small"])
     parser.add_argument("--heads", nargs="+", default=["average", "lstm"])
     parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--pose", action=argparse.BooleanOptionalAction, default=True,
+                        help="also MoveNet's keypoints with the pose head (har.pose; default on)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_pretrained")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -82,6 +85,27 @@ def main() -> int:
             each = ", ".join(f"{100 * v:.1f}" for v in values)
             mean = 100 * statistics.mean(values)
             rows.append(f"| {backbone} | {name} | {mean:.1f} % ± {100 * spread:.1f} | {each} |")
+    if args.pose:
+        from har.pose import extract_keypoints, keypoint_head
+
+        start = time.perf_counter()
+        report = extract_keypoints(args.data, args.out / "keypoints.npz", progress=False)
+        keypoints, seconds = report.dataset, time.perf_counter() - start
+        speed = "reused" if report.reused else f"{len(keypoints) / seconds:.1f} clips/s"
+        print(f"MoveNet: {keypoints.summary()}; keypoints {speed}", flush=True)
+        values = []
+        for seed in range(27, 27 + args.splits):
+            split = group_split(keypoints.labels, keypoints.groups, seed=seed, classes=keypoints.classes)
+            set_seed(seed)
+            head = keypoint_head(len(keypoints.classes), keypoints.sequence_length)
+            result = fit_split(head, keypoints, split, epochs=args.epochs, batch_size=4, patience=10, seed=seed,
+                               verbose=0)  # fmt: skip
+            values.append(evaluate_model(head, keypoints, split.test).accuracy)
+            print(f"  seed {seed} pose: {values[-1]:.1%} ({len(result.history['loss'])} epochs)", flush=True)
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        each = ", ".join(f"{100 * v:.1f}" for v in values)
+        rows.append(f"| MoveNet | pose keypoints + LSTM | {100 * statistics.mean(values):.1f} % ± {100 * spread:.1f} "
+                    f"| {each} |")  # fmt: skip
     print("\n| backbone | head | test accuracy (mean ± sd) | each split |\n| --- | --- | --- | --- |")
     print("\n".join(rows))
     return 0

@@ -245,8 +245,10 @@ def _train_on_features(args: argparse.Namespace) -> None:
     from har.features import assemble, feature_head, frame_backbone, load_features, save_assembled
 
     features = load_features(args.cache)
-    if features.settings.get("kind") == "pose":
-        raise HarError(f"{args.cache} is a keypoint cache (from `pose`): training on keypoints is not in this version")
+    pose = features.settings.get("kind") == "pose"
+    expected = "pose" if pose else "pretrained"
+    if args.model != expected:
+        raise HarError(f"{args.cache} is a {'keypoint' if pose else 'feature'} cache: it trains --model {expected}")
     from har.splits import make_split
     from har.train import check_training_arguments, fit_split, set_seed
 
@@ -255,16 +257,31 @@ def _train_on_features(args: argparse.Namespace) -> None:
     check_training_arguments(features, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     name = features.settings.get("backbone")
-    backbone = frame_backbone(name, features.image_size[0], _backbone_weights(args, name))
+    if pose:
+        from har.pose import MoveNet, assemble_pose, keypoint_head, movenet_file, save_pose_bundle
+        from har.weights import weights_id
+
+        movenet = movenet_file(args.weights if args.weights not in (None, "imagenet", "none") else None)
+        if weights_id(movenet) != features.settings.get("backbone_weights"):
+            raise HarError(f"{movenet} is not the MoveNet that made {args.cache}: pass that file with --weights")
+        backbone = MoveNet(movenet.read_bytes())
+    else:
+        backbone = frame_backbone(name, features.image_size[0], _backbone_weights(args, name))
     set_seed(args.seed)
-    head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1], args.head)
+    if pose:
+        head = keypoint_head(len(features.classes), features.sequence_length)
+    else:
+        head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1], args.head)
     print(f"{features.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
     result = fit_split(head, features, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                        learning_rate=args.learning_rate, seed=args.seed, verbose=2)  # fmt: skip
     from har.evaluate import evaluate_model
 
     test = evaluate_model(head, features, split.test)
-    bundle = save_assembled(assemble(backbone, head), args.out, features, result)
+    if pose:
+        bundle = save_pose_bundle(assemble_pose(backbone, head), args.out, features, result)
+    else:
+        bundle = save_assembled(assemble(backbone, head), args.out, features, result)
     print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
     print(f"Model bundle: {bundle}")
 
@@ -273,9 +290,9 @@ def _train_on_features(args: argparse.Namespace) -> None:
 def _train(args: argparse.Namespace) -> None:
     from har.dataset import cache_holds, load_dataset
 
+    if args.model == "pose" and not cache_holds(args.cache, "features"):
+        raise HarError(f"--model pose trains on a keypoint cache (from `python -m har pose`), not {args.cache}")
     if cache_holds(args.cache, "features"):
-        if args.model != "pretrained":
-            raise HarError(f"{args.cache} is a feature cache (from `features`): it trains --model pretrained only")
         _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
         return _train_on_features(args)
 
@@ -521,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset, or a feature cache from features")
     p.add_argument(
         "--model",
-        choices=MODEL_NAMES,
+        choices=(*MODEL_NAMES, "pose"),
         default="lrcn",
         help="which model (default lrcn; notebook 06 compares them: baseline is late fusion)",
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from har import APPROACHES, MODEL_NAMES  # noqa: F401  (in har itself, so the command line knows them without TensorFlow)
 from har.backend import keras
 from har.weights import DEFAULT_BACKBONE
@@ -184,6 +186,68 @@ class Channels(layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@keras.saving.register_keras_serializable(package="har")
+class PoseKeypoints(layers.Layer):
+    """uint8 frames ``[..., H, W, 3]`` -> MoveNet's normalised keypoints ``[..., 52]`` (``har.pose.normalise``).
+
+    MoveNet (a TFLite model) travels inside the bundle as this layer's saved asset, so a pose bundle predicts with
+    nothing but its ``.keras`` file, and loads in safe mode. It runs frame by frame, as per-frame layers do: the
+    predictor runs it once per video frame (``per_frame``).
+    """
+
+    per_frame = True
+
+    def __init__(self, model: bytes | None = None, **kwargs):
+        super().__init__(**{**kwargs, "trainable": False})  # nothing to train; saved configs carry the flag too
+        self._model, self._movenet = model, None
+
+    def get_config(self) -> dict:
+        return super().get_config()  # MoveNet itself is an asset (save_assets), not a setting
+
+    def _run(self, frames: np.ndarray) -> np.ndarray:
+        from har.pose import MoveNet, normalise
+
+        if self._movenet is None:
+            self._movenet = MoveNet(self._model)
+        flat = frames.reshape(-1, *frames.shape[-3:])
+        return normalise(self._movenet(flat)).reshape(*frames.shape[:-3], -1).astype(np.float32)
+
+    def call(self, frames):
+        from har.backend import tf
+        from har.pose import POSE_FEATURES
+
+        out = tf.numpy_function(self._run, [frames], tf.float32, stateful=False)
+        return tf.ensure_shape(out, (*frames.shape[:-3], POSE_FEATURES))
+
+    def compute_output_shape(self, input_shape):
+        from har.pose import POSE_FEATURES
+
+        return (*input_shape[:-3], POSE_FEATURES)
+
+    def save_assets(self, dir_path):
+        Path(dir_path, "movenet.tflite").write_bytes(self._model)
+
+    def load_assets(self, dir_path):
+        self._model, self._movenet = Path(dir_path, "movenet.tflite").read_bytes(), None
+
+
+def pose_head(num_classes: int, x):
+    """The pose model's head on keypoints ``x`` ``[batch, T, 52]``: LSTM 64 (the order of poses is the action),
+    dropout 0.3, softmax."""
+    x = layers.LSTM(64, name="lstm")(x)
+    x = layers.Dropout(0.3)(x)
+    return layers.Dense(num_classes, activation="softmax", dtype="float32")(x)
+
+
+def pose_model(num_classes: int, sequence_length: int, movenet: bytes) -> keras.Model:
+    """MoveNet on every frame (``PoseKeypoints``), then ``pose_head``: what ``har.pose.assemble_pose`` bundles."""
+    from har.pose import POSE_SIZE
+
+    clips = _clip_input(sequence_length, (POSE_SIZE, POSE_SIZE))
+    x = PoseKeypoints(movenet, name="keypoints")(clips)
+    return keras.Model(clips, pose_head(num_classes, x), name="pose")
 
 
 def two_stream(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:

@@ -191,3 +191,36 @@ def extract_keypoints(
     if out is not None:
         save_features(dataset, out)
     return FeatureReport(dataset, skipped, movenet)
+
+
+def keypoint_head(num_classes: int, sequence_length: int):
+    """``har.models.pose_head`` alone, on a keypoint cache's ``[T, 52]``: what trains in seconds an epoch."""
+    from har.backend import keras
+    from har.models import pose_head
+
+    keypoints = keras.Input(shape=(sequence_length, POSE_FEATURES), name="keypoints")
+    return keras.Model(keypoints, pose_head(num_classes, keypoints), name="pose_head")
+
+
+def assemble_pose(movenet: MoveNet, head):
+    """MoveNet in front of a trained ``keypoint_head``: ``har.models.pose_model``, a clip model for videos."""
+    from har.models import pose_model
+
+    model = pose_model(head.output_shape[-1], head.input_shape[1], movenet.model)
+    trained = [layer for layer in head.layers if layer.weights]
+    for target, source in zip([layer for layer in model.layers if layer.weights], trained, strict=True):
+        target.set_weights(source.get_weights())
+    return model
+
+
+def save_pose_bundle(model, path: str | os.PathLike, dataset, result) -> Path:
+    """Save ``assemble_pose``'s model as a bundle, as ``har.features.save_assembled`` saves the pretrained one."""
+    from har.bundle import bundle_metadata, save_bundle
+    from har.train import window_frame_step
+
+    metadata = bundle_metadata(
+        dataset.classes, dataset.sequence_length, (POSE_SIZE, POSE_SIZE), model="pose",
+        movenet=dataset.settings.get("backbone_weights"), features=dataset.settings.get("fingerprint"),
+        frame_step=window_frame_step(dataset, result.fit_indices), epochs_run=len(result.history.get("loss", [])),
+    )  # fmt: skip
+    return save_bundle(model, path, metadata)

@@ -123,17 +123,20 @@ def _run(network, batch: np.ndarray, batch_size: int) -> np.ndarray:
 def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
     """Split a model into (per-frame encoder, sequence head) sharing its weights, or (None, None).
 
-    The encoder is the model's leading run of per-frame layers (``Rescaling`` and ``TimeDistributed``),
-    fed one frame at a time; the head is the rest, fed windows of encoded frames. Models without such a
-    run, or with branches, are not split.
+    The encoder is the model's leading run of per-frame layers (``Rescaling``, ``TimeDistributed``, and layers
+    that say they are, ``per_frame = True``, such as the pose model's MoveNet), fed one frame at a time; the head is
+    the rest, fed windows of encoded frames. Models without such a run, or with branches, are not split.
     """
     from har.backend import keras
 
+    def frame_wise(layer) -> bool:
+        return isinstance(layer, keras.layers.TimeDistributed) or getattr(layer, "per_frame", False)
+
     layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     k = 0
-    while k < len(layers) and isinstance(layers[k], keras.layers.Rescaling | keras.layers.TimeDistributed):
+    while k < len(layers) and (isinstance(layers[k], keras.layers.Rescaling) or frame_wise(layers[k])):
         k += 1
-    if not any(isinstance(layer, keras.layers.TimeDistributed) for layer in layers[:k]) or k == len(layers):
+    if not any(frame_wise(layer) for layer in layers[:k]) or k == len(layers):
         return None, None
     if not isinstance(model, keras.Sequential) and any(len(layer._inbound_nodes) != 1 for layer in layers):
         return None, None

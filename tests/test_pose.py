@@ -3,6 +3,7 @@ how large they are, and the keypoint cache marks the frames in which no one is f
 
 import csv
 import os
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -83,4 +84,32 @@ def test_a_keypoint_cache_marks_the_frames_without_a_person(tmp_path):
     again = extract_keypoints(tmp_path / "data", out, sequence_length=4, workers=1, progress=False)
     assert again.reused
     run = run_cli("train", str(out), "--model", "pretrained", "--out", str(tmp_path / "m.keras"))
-    assert run.returncode == 1 and "is a keypoint cache" in run.stderr and len(error_lines(run.stderr)) == 1
+    assert run.returncode == 1 and "it trains --model pose" in run.stderr and len(error_lines(run.stderr)) == 1
+
+
+@needs_movenet
+def test_pose_train_predict_on_the_command_line(tmp_path):
+    """Keypoints -> a trained pose bundle -> labels on a video, with MoveNet inside the .keras file."""
+    person = cv2.resize(cv2.cvtColor(squat(), cv2.COLOR_RGB2BGR), (320, 240))
+    mirrored = person[:, ::-1].copy()  # the same person the other way round: another pose to tell apart
+    for group in (1, 2, 3):
+        write_video(tmp_path / "data" / "Right" / f"v_Right_g0{group}_c01.avi", [person] * 10)
+        write_video(tmp_path / "data" / "Left" / f"v_Left_g0{group}_c01.avi", [mirrored] * 10)
+    cache, bundle = tmp_path / "keypoints.npz", tmp_path / "pose.keras"
+    assert run_cli("pose", str(tmp_path / "data"), "--sequence-length", "4", "--out", str(cache)).returncode == 0
+    run = run_cli("train", str(cache), "--model", "pose", "--epochs", "2", "--out", str(bundle))
+    assert run.returncode == 0, run.stderr
+    assert "test accuracy" in run.stdout and bundle.is_file()
+    with zipfile.ZipFile(bundle) as archive:  # MoveNet travels inside the bundle
+        assert any(name.endswith("movenet.tflite") for name in archive.namelist())
+    run = run_cli("train", str(tmp_path / "data"), "--model", "pose", "--out", str(tmp_path / "x.keras"))
+    assert run.returncode == 1 and "trains on a keypoint cache" in run.stderr
+    from har.predict import Predictor
+
+    predictor = Predictor.load(bundle)  # safe mode, nothing but the .keras file
+    assert predictor.per_frame and predictor.image_size == (192, 192)
+    out = tmp_path / "labelled.mp4"
+    video = tmp_path / "data" / "Right" / "v_Right_g01_c01.avi"
+    run = run_cli("predict", str(bundle), str(video), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    assert out.stat().st_size > 0 and error_lines(run.stderr) == []

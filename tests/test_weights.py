@@ -136,7 +136,7 @@ def test_features_train_predict_on_the_command_line(tmp_path, demo_root, joined_
     assert run.returncode == 0, run.stderr
     assert "Feature cache" in run.stdout and cache.is_file()
     run = run_cli("train", str(cache), "--model", "lrcn", "--out", str(bundle))
-    assert run.returncode == 1 and "trains --model pretrained only" in run.stderr and not bundle.exists()
+    assert run.returncode == 1 and "it trains --model pretrained" in run.stderr and not bundle.exists()
     run = run_cli("train", str(cache), "--model", "pretrained", "--epochs", "2", "--weights", str(weights_file),
                   "--out", str(bundle))  # fmt: skip
     assert run.returncode == 0, run.stderr
