@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from har import (
@@ -257,6 +258,7 @@ def _train_on_features(args: argparse.Namespace) -> None:
     check_training_arguments(features, split.train, split.test, epochs=args.epochs, batch_size=args.batch_size,
                              patience=args.patience, learning_rate=args.learning_rate, out=args.out)  # fmt: skip
     name = features.settings.get("backbone")
+    classes, length = len(features.classes), features.sequence_length
     if pose:
         from har.pose import MoveNet, assemble_pose, keypoint_head, movenet_file, save_pose_bundle
         from har.weights import weights_id
@@ -264,24 +266,21 @@ def _train_on_features(args: argparse.Namespace) -> None:
         movenet = movenet_file(args.weights if args.weights not in (None, "imagenet", "none") else None)
         if weights_id(movenet) != features.settings.get("backbone_weights"):
             raise HarError(f"{movenet} is not the MoveNet that made {args.cache}: pass that file with --weights")
-        backbone = MoveNet(movenet.read_bytes())
+        backbone, assembler, saver = MoveNet(movenet.read_bytes()), assemble_pose, save_pose_bundle
+        make_head = partial(keypoint_head, classes, length)
     else:
         backbone = frame_backbone(name, features.image_size[0], _backbone_weights(args, name))
-    set_seed(args.seed)
-    if pose:
-        head = keypoint_head(len(features.classes), features.sequence_length)
-    else:
-        head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1], args.head)
+        assembler, saver = assemble, save_assembled
+        make_head = partial(feature_head, classes, length, features.features.shape[-1], args.head)
+    set_seed(args.seed)  # after the backbone is built: the head starts from the seed's weights
+    head = make_head()
     print(f"{features.summary()}\n{args.split} split: {len(split.train)} train, {len(split.test)} test clips")
     result = fit_split(head, features, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                        learning_rate=args.learning_rate, seed=args.seed, verbose=2)  # fmt: skip
     from har.evaluate import evaluate_model
 
     test = evaluate_model(head, features, split.test)
-    if pose:
-        bundle = save_pose_bundle(assemble_pose(backbone, head), args.out, features, result)
-    else:
-        bundle = save_assembled(assemble(backbone, head), args.out, features, result)
+    bundle = saver(assembler(backbone, head), args.out, features, result)
     print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
     print(f"Model bundle: {bundle}")
 

@@ -305,10 +305,16 @@ def assemble(backbone, head, *, backbone_name: str | None = None):
     model = pretrained(head.output_shape[-1], sequence_length, size, weights=None, backbone=backbone_name, head=kind)
     cnn = next(layer for layer in backbone.layers if hasattr(layer, "layers"))  # the keras.applications model
     model.get_layer("backbone").layer.set_weights(cnn.get_weights())
-    trained = [layer for layer in head.layers if layer.weights]
-    for target, source in zip([layer for layer in model.layers[3:] if layer.weights], trained, strict=True):
-        target.set_weights(source.get_weights())
+    copy_head_weights(head, model.layers[3:])
     return model
+
+
+def copy_head_weights(head, layers) -> None:
+    """Give ``layers`` (an assembled model's head, in order) the trained ``head``'s weights, layer by layer: what
+    ``assemble`` and ``har.pose.assemble_pose`` share."""
+    trained = [layer for layer in head.layers if layer.weights]
+    for target, source in zip([layer for layer in layers if layer.weights], trained, strict=True):
+        target.set_weights(source.get_weights())
 
 
 def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, result) -> Path:
@@ -317,17 +323,24 @@ def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, resu
     ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s features: a head trained on one
     backbone's features reads another's as noise.
     """
-    from har.bundle import bundle_metadata, save_bundle
-    from har.train import window_frame_step
-
     made_by = dataset.settings.get("backbone_digest")
     if made_by is not None and backbone_digest(model.get_layer("backbone").layer) != made_by:
         raise DatasetError("this model's backbone has other weights than the one that made the feature cache's "
                            "features: assemble the backbone that made them (FeatureReport.backbone)")  # fmt: skip
+    weights = dataset.settings.get("backbone_weights")
+    return save_cache_bundle(model, path, dataset, result, model="pretrained", backbone_weights=weights)
+
+
+def save_cache_bundle(network, path: str | os.PathLike, dataset: FeatureDataset, result, **extra) -> Path:
+    """Save ``network``, whose head trained on a feature or keypoint cache (``save_assembled``,
+    ``har.pose.save_pose_bundle``): the classes, the frame size, the cache's fingerprint, the head's epochs and the
+    sliding window's frame step, and ``extra``."""
+    from har.bundle import bundle_metadata, save_bundle
+    from har.train import window_frame_step
 
     metadata = bundle_metadata(
-        dataset.classes, dataset.sequence_length, dataset.image_size, model="pretrained",
-        backbone_weights=dataset.settings.get("backbone_weights"), features=dataset.settings.get("fingerprint"),
-        frame_step=window_frame_step(dataset, result.fit_indices), epochs_run=len(result.history.get("loss", [])),
+        dataset.classes, dataset.sequence_length, dataset.image_size, **extra,
+        features=dataset.settings.get("fingerprint"), frame_step=window_frame_step(dataset, result.fit_indices),
+        epochs_run=len(result.history.get("loss", [])),
     )  # fmt: skip
-    return save_bundle(model, path, metadata)
+    return save_bundle(network, path, metadata)

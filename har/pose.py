@@ -204,23 +204,17 @@ def keypoint_head(num_classes: int, sequence_length: int):
 
 def assemble_pose(movenet: MoveNet, head):
     """MoveNet in front of a trained ``keypoint_head``: ``har.models.pose_model``, a clip model for videos."""
+    from har.features import copy_head_weights
     from har.models import pose_model
 
     model = pose_model(head.output_shape[-1], head.input_shape[1], movenet.model)
-    trained = [layer for layer in head.layers if layer.weights]
-    for target, source in zip([layer for layer in model.layers if layer.weights], trained, strict=True):
-        target.set_weights(source.get_weights())
+    copy_head_weights(head, model.layers)
     return model
 
 
 def save_pose_bundle(model, path: str | os.PathLike, dataset, result) -> Path:
     """Save ``assemble_pose``'s model as a bundle, as ``har.features.save_assembled`` saves the pretrained one."""
-    from har.bundle import bundle_metadata, save_bundle
-    from har.train import window_frame_step
+    from har.features import save_cache_bundle
 
-    metadata = bundle_metadata(
-        dataset.classes, dataset.sequence_length, (POSE_SIZE, POSE_SIZE), model="pose",
-        movenet=dataset.settings.get("backbone_weights"), features=dataset.settings.get("fingerprint"),
-        frame_step=window_frame_step(dataset, result.fit_indices), epochs_run=len(result.history.get("loss", [])),
-    )  # fmt: skip
-    return save_bundle(model, path, metadata)
+    movenet = dataset.settings.get("backbone_weights")
+    return save_cache_bundle(model, path, dataset, result, model="pose", movenet=movenet)
