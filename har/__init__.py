@@ -38,7 +38,8 @@ MODEL_NAMES = (
 #: The models that read each frame's optical flow too: they need a dataset cache built with flow.
 FLOW_MODELS = ("two_stream",)
 #: The approach each model stands for, in the order the approaches notebook (06) compares them: from no time at
-#: all to time in every layer. Single, late, early and slow fusion are the four of Karpathy et al. (2014).
+#: all to time in every layer, then the body's pose (``--model pose``, trained on a keypoint cache). Single, late,
+#: early and slow fusion are the four of Karpathy et al. (2014).
 APPROACHES = {
     "single_frame": "single frame",
     "baseline": "late fusion",
@@ -47,6 +48,7 @@ APPROACHES = {
     "lrcn": "CNN + LSTM (LRCN)",
     "convlstm": "ConvLSTM",
     "pretrained": "pretrained CNN (ImageNet)",
+    "pose": "body pose (MoveNet) + LSTM",
     "two_stream": "two streams (frames + flow)",
 }
 #: Where the UCF50 archive lives (about 6.6 GB).

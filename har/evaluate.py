@@ -122,7 +122,7 @@ class ModelFigures:
     approach: str
     parameters: int
     epoch_seconds: float | None  # median seconds per training epoch (None: not recorded)
-    clips_per_second: float
+    clips_per_second: float | None  # None: not timed (a model tested through its feature cache)
     evaluation: Evaluation
     note: str = ""  # e.g. "not measured: no ImageNet weights"
 
@@ -138,7 +138,8 @@ def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str
     lines = [header, "|---" * (header.count("|") - 1) + "|"]
     for name, f in figures.items():
         seconds = f"{f.epoch_seconds:.1f}" if f.epoch_seconds is not None else "–"
-        row = f"| {f.approach} | {name} | {f.parameters:,} | {seconds} | {f.clips_per_second:.0f} |"
+        speed = f"{f.clips_per_second:.0f}" if f.clips_per_second is not None else "–"
+        row = f"| {f.approach} | {name} | {f.parameters:,} | {seconds} | {speed} |"
         if f.note:
             row += f" {f.note} |" + (" – |" if pairs else "")
         else:

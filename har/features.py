@@ -341,6 +341,24 @@ def save_cache_bundle(network, path: str | os.PathLike, dataset: FeatureDataset,
     metadata = bundle_metadata(
         dataset.classes, dataset.sequence_length, dataset.image_size, **extra,
         features=dataset.settings.get("fingerprint"), frame_step=window_frame_step(dataset, result.fit_indices),
-        epochs_run=len(result.history.get("loss", [])),
+        epochs_run=len(result.history.get("loss", [])), epoch_seconds=_median(result.history.get("epoch_seconds")),
     )  # fmt: skip
     return save_bundle(network, path, metadata)
+
+
+def _median(values) -> float | None:
+    return round(float(np.median(values)), 2) if values else None
+
+
+def split_for_cache(split, dataset, cache: FeatureDataset):
+    """``split`` (of ``dataset``'s clips) as rows of ``cache``, clip by clip (by path): a head trained on the cache
+    then holds out exactly the clips the dataset's models hold out. Clips missing from the cache (skipped when it
+    was made) are left out of both sides."""
+    from har.splits import Split
+
+    position = {clip: i for i, clip in enumerate(cache.paths)}
+
+    def rows(indices) -> np.ndarray:
+        return np.array([position[dataset.paths[i]] for i in indices if dataset.paths[i] in position], dtype=int)
+
+    return Split(rows(split.train), rows(split.test), split.kind, split.seed)

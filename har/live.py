@@ -114,7 +114,7 @@ def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
     batch: int, own_frames: bool, cuts: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
-    from har.predict import Smoothing, _chunks, _limited, draw_prediction, is_window_end
+    from har.predict import Smoothing, _chunks, _limited, draw_prediction, draw_skeleton, is_window_end
     from har.video import ShotCuts
 
     classes = predictor.classes
@@ -126,11 +126,13 @@ def _label(
     index = 0
     convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
     shots = ShotCuts() if cuts else None  # a window stays inside its shot, as in predict_on_video
+    pose = next((layer for layer in predictor.model.layers if hasattr(layer, "last_keypoints")), None)
     for chunk in _chunks(_limited(frames, max_frames), batch):
         model_frames = convert(chunk)
         starts = shots(model_frames) if shots is not None else [None] * len(chunk)
         codes = predictor.encode(model_frames, batch_size=batch)  # each frame through the per-frame layers once
-        for frame, code, start in zip(chunk, codes, starts, strict=True):
+        skeletons = pose.last_keypoints[: len(chunk)] if pose is not None else [None] * len(chunk)  # pose bundles
+        for frame, code, start, skeleton in zip(chunk, codes, starts, skeletons, strict=True):
             encoded.append(code)
             classified = is_window_end(index, need, stride)
             if classified:  # gathered as predict_on_video gathers it: encoded[0] is video frame `oldest`
@@ -140,6 +142,8 @@ def _label(
                 shown = smoothing.add(predictor.classify_windows(window, batch_size=1)[0], start)
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
+            if skeleton is not None:
+                draw_skeleton(frame, skeleton)
             draw_prediction(frame, classes, shown, need)  # "unsure (...)" below UNSURE_BELOW, as in videos
             if shown is None:
                 yield LiveFrame(index, frame, None, None, [], None, False)

@@ -202,6 +202,7 @@ class PoseKeypoints(layers.Layer):
     def __init__(self, model: bytes | None = None, **kwargs):
         super().__init__(**{**kwargs, "trainable": False})  # nothing to train; saved configs carry the flag too
         self._model, self._movenet = model, None
+        self.last_keypoints = None
 
     def get_config(self) -> dict:
         return super().get_config()  # MoveNet itself is an asset (save_assets), not a setting
@@ -211,8 +212,9 @@ class PoseKeypoints(layers.Layer):
 
         if self._movenet is None:
             self._movenet = MoveNet(self._model)
-        flat = frames.reshape(-1, *frames.shape[-3:])
-        return normalise(self._movenet(flat)).reshape(*frames.shape[:-3], -1).astype(np.float32)
+        found = self._movenet(frames.reshape(-1, *frames.shape[-3:]))
+        self.last_keypoints = found  # the skeletons of the frames of the last call: live labelling draws them
+        return normalise(found).reshape(*frames.shape[:-3], -1).astype(np.float32)
 
     def call(self, frames):
         from har.backend import tf

@@ -218,3 +218,13 @@ def save_pose_bundle(model, path: str | os.PathLike, dataset, result) -> Path:
 
     movenet = dataset.settings.get("backbone_weights")
     return save_cache_bundle(model, path, dataset, result, model="pose", movenet=movenet)
+
+
+def keypoint_scores(dataset) -> dict[str, float]:
+    """Each class's mean MoveNet score over its clips' frames and keypoints, 0 for frames without a person: how well
+    pose reads that class (a keypoint cache, ``extract_keypoints``'s dataset), from its best to its worst."""
+    n = len(KEYPOINTS)
+    scores = np.asarray(dataset.features[..., 2 * n : 3 * n], np.float32).mean(axis=(1, 2))
+    means = {name: float(scores[dataset.labels == i].mean()) for i, name in enumerate(dataset.classes)
+             if (dataset.labels == i).any()}  # fmt: skip
+    return dict(sorted(means.items(), key=lambda item: -item[1]))

@@ -281,6 +281,19 @@ def draw_label(frame: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarr
     return frame
 
 
+def draw_skeleton(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """Draw MoveNet's skeleton (``keypoints`` ``[17, 3]``: y, x in 0-1 of the frame, score) on a BGR frame, in place:
+    the bones between keypoints it is sure of (``har.pose.CONFIDENT``), nothing where it found no one."""
+    from har.pose import BONES, CONFIDENT
+
+    height, width = frame.shape[:2]
+    points = [(int(x * width), int(y * height)) for y, x, _ in keypoints]
+    for a, b in BONES:
+        if keypoints[a, 2] > CONFIDENT and keypoints[b, 2] > CONFIDENT:
+            cv2.line(frame, points[a], points[b], (0, 255, 0), 2, cv2.LINE_AA)
+    return frame
+
+
 def draw_prediction(
     frame: np.ndarray, classes: list[str], probabilities: np.ndarray | None, sequence_length: int,
     unsure_below: float = UNSURE_BELOW,
@@ -668,3 +681,37 @@ def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float 
     return HTML(
         note + Video(str(preview), embed=True, width=width, html_attributes="controls loop muted")._repr_html_()
     )
+
+
+def evaluate_on_cache(path: str | os.PathLike, cache: str | os.PathLike, dataset, *indices: np.ndarray):
+    """Test a bundle whose head trained on a feature or keypoint cache (``pretrained``, ``pose``) on the clips
+    ``indices`` of ``dataset`` (one set or several: the test clips, the validation clips), through that cache: the
+    bundle's head reads the cached features of the same clips (what its per-frame part computed once), so the test
+    needs no 224 x 224 frames.
+
+    Returns (model, metadata, a list of one ``har.evaluate.Evaluation`` per set of ``indices``), or None when the
+    bundle or the cache is missing, the cache is not the one the head trained on, or it lacks one of the clips
+    (skipped when it was made).
+    """
+    from har.evaluate import Evaluation
+    from har.features import load_features
+
+    path, cache = Path(path), Path(cache)
+    if not path.is_file() or not cache.is_file():
+        return None
+    features = load_features(cache)
+    model, metadata = load_bundle(path)
+    position = {clip: i for i, clip in enumerate(features.paths)}
+    clips = [dataset.paths[i] for chosen in indices for i in chosen]
+    if metadata.get("features") != features.settings.get("fingerprint") or not all(c in position for c in clips):
+        return None
+    if list(metadata["classes"]) != list(dataset.classes):
+        return None
+    _, head = split_per_frame(model, features.sequence_length, tuple(model.input_shape[2:4]))
+    inputs, rows = features.inputs(), [position[c] for c in clips]  # every set in one pass: one head, one tracing
+    parts = [_run(head, inputs[rows[i : i + 16]], 16) for i in range(0, len(rows), 16)]
+    probabilities = np.concatenate(parts) if parts else np.zeros((0, len(dataset.classes)), np.float32)
+    ends = np.cumsum([len(chosen) for chosen in indices])[:-1]
+    evaluations = [Evaluation(list(dataset.classes), dataset.labels[np.asarray(chosen, dtype=int)], part)
+                   for chosen, part in zip(indices, np.split(probabilities, ends), strict=True)]  # fmt: skip
+    return model, metadata, evaluations

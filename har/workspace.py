@@ -128,10 +128,16 @@ def describe_dataset(dataset: str) -> str:
     return f"real clips of {Path(dataset).name}"
 
 
-def cache_path(dataset: str, sequence_length: int, image_size: int) -> Path:
-    """Where notebook 02 writes the dataset cache that later notebooks load."""
+def cache_path(dataset: str, sequence_length: int, image_size: int, kind: str = "") -> Path:
+    """Where notebook 02 writes the dataset cache that later notebooks load; with ``kind`` (``"features"``,
+    ``"keypoints"``) the cache of that kind beside it, which notebooks 05 and 06 write and 06-07 read."""
     name = dataset if dataset in ("demo", "demo-ucf50", "ucf50") else Path(dataset).name
-    return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}.npz"
+    return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}{'.' + kind if kind else ''}.npz"
+
+
+def chosen_model_file() -> Path:
+    """Where notebook 07 writes the name of the model it chose on validation clips, and notebook 08 reads it."""
+    return models_dir() / "chosen_model.txt"
 
 
 def _has_flow(path: Path) -> bool:

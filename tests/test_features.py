@@ -81,10 +81,52 @@ def test_the_head_trains_on_features_and_goes_back_behind_the_backbone(tmp_path,
     np.testing.assert_allclose(model.predict_on_batch(clips), head.predict_on_batch(features), atol=1e-5)
     from har.predict import Predictor
 
-    bundle = save_assembled(model, tmp_path / "pretrained_224.keras", taught, result)
+    bundle = save_assembled(model, tmp_path / "pretrained.keras", taught, result)
     predictor = Predictor.load(bundle)  # a bundle like any other: its per-frame backbone runs once per frame
     assert predictor.per_frame and predictor.image_size == (96, 96) and predictor.metadata["backbone_weights"] is None
     assert predictor.frame_step >= 1 and predictor.classes == dataset.classes
+    assert predictor.metadata["epoch_seconds"] > 0  # the approaches table's s / training epoch
+
+
+def test_a_cached_bundle_is_tested_on_the_dataset_s_clips_through_its_cache(tmp_path, small_features):
+    """Notebooks 06-07 test the pretrained and pose bundles on the other models' test clips through their caches."""
+    from har.predict import evaluate_on_cache
+
+    report, out = small_features
+    dataset = report.dataset
+    set_seed(27)
+    head = feature_head(len(dataset.classes), 6, 576)
+    result = fit_split(head, dataset, make_split("group", dataset.labels, dataset.groups), epochs=1, verbose=0)
+    bundle = save_assembled(assemble(report.backbone, head), tmp_path / "pretrained.keras", dataset, result)
+    # the other models' dataset: the same clips in another order, one of them missing from the cache
+    order = [dataset.paths[i] for i in (5, 2, 9, 0)] + ["Grow/v_Grow_g99_c01.avi"]
+    other = FeatureDataset(np.zeros((5, 1, 1), np.float16), np.array([dataset.labels[i] for i in (5, 2, 9, 0)] + [0]),
+                           np.arange(5), dataset.classes, order)  # fmt: skip
+    model, metadata, (evaluation, again) = evaluate_on_cache(bundle, out, other, np.array([0, 1, 2, 3]), np.array([2]))
+    rows = [dataset.paths.index(path) for path in order[:4]]
+    expected = head.predict_on_batch(dataset.features[rows].astype(np.float32))
+    np.testing.assert_allclose(evaluation.probabilities, expected, atol=1e-5)  # the right clips, in the dataset's order
+    np.testing.assert_array_equal(evaluation.y_true, other.labels[:4])
+    np.testing.assert_allclose(again.probabilities, expected[2:3], atol=1e-5)  # a second set of clips, in one pass
+    assert metadata["model"] == "pretrained" and model.name == "pretrained"
+    assert evaluate_on_cache(bundle, out, other, np.array([0, 4])) is None  # a clip the cache lacks
+    assert evaluate_on_cache(tmp_path / "none.keras", out, other, np.array([0])) is None
+    changed = FeatureDataset(dataset.features, dataset.labels, dataset.groups, dataset.classes, dataset.paths,
+                             {**dataset.settings, "fingerprint": "another"})  # fmt: skip
+    save_features(changed, tmp_path / "other.npz")
+    assert evaluate_on_cache(bundle, tmp_path / "other.npz", other, np.array([0])) is None  # not the head's cache
+
+
+def test_a_split_carries_over_to_a_cache_clip_by_clip():
+    from har.features import split_for_cache
+    from har.splits import Split
+
+    frames = FeatureDataset(
+        np.zeros((4, 1, 1), np.float16), np.zeros(4, int), np.arange(4), ["a"], ["p", "q", "r", "s"]
+    )
+    cache = FeatureDataset(np.zeros((3, 1, 1), np.float16), np.zeros(3, int), np.arange(3), ["a"], ["s", "p", "q"])
+    moved = split_for_cache(Split(np.array([0, 2]), np.array([3, 1]), "group", 27), frames, cache)
+    assert moved.train.tolist() == [1] and moved.test.tolist() == [0, 2] and (moved.kind, moved.seed) == ("group", 27)
 
 
 def test_bad_feature_caches_and_unreadable_clips(tmp_path, demo_root):

@@ -89,17 +89,17 @@ def test_the_rehearsal_injects_after_the_parameters_cell(tmp_path):
     assert offline_video(str(data), None, tmp_path).name == "v_A_g02_c01.avi"  # a clip, not the stray file
     assert "VIDEO_URL = None" in changes["08_predict_on_youtube_videos"]
     assert f"DATASET = {str(data)!r}" in changes["*"] and "CLASSES = None" in changes["*"]
-    assert "EPOCHS = min(EPOCHS, 3)" in changes["05_lrcn"] and "PRETRAINED_WEIGHTS = None" in changes["05_lrcn"]
+    assert "EPOCHS = min(EPOCHS, 3)" in changes["05_lrcn"] and "HEAD_EPOCHS" not in changes["05_lrcn"]  # heads: seconds
     assert all("EPOCHS = min(EPOCHS, 3)" in changes[name] for name in ("04_convlstm", "06_approaches"))
     assert set(changes) - {"*"} <= {p.stem for p in NOTEBOOKS}  # every override names a notebook that exists
     notebook = nbformat.read(NOTEBOOKS[4], as_version=4)
     inject_parameters(notebook, changes["05_lrcn"])
     tags = [c.metadata.get("tags", []) for c in notebook.cells]
     at = tags.index(["parameters"])
-    assert tags[at + 1] == ["injected-parameters"] and "PRETRAINED_WEIGHTS" in notebook.cells[at + 1].source
-    namespace: dict = {"EPOCHS": 70, "PRETRAINED_EPOCHS": 30}
+    assert tags[at + 1] == ["injected-parameters"] and "EPOCHS = min" in notebook.cells[at + 1].source
+    namespace: dict = {"EPOCHS": 70, "HEAD_EPOCHS": 50}
     exec(changes["05_lrcn"], namespace)
-    assert (namespace["EPOCHS"], namespace["PRETRAINED_WEIGHTS"], namespace["PRETRAINED_EPOCHS"]) == (3, None, 1)
+    assert (namespace["EPOCHS"], namespace["HEAD_EPOCHS"]) == (3, 50)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])

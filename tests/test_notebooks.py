@@ -266,16 +266,20 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     timings = run_notebooks(out_dir=tmp_path / "executed", workdir=work, quick=True, overrides=overrides)
     assert [name for name, _ in timings] == [p.stem for p in PATHS]
     assert (work / "data" / "cache_demo_20x64.npz").is_file()
-    for model in har.MODEL_NAMES:
-        assert (work / "models" / f"{model}.keras").is_file()
+    from har.weights import local_weights
+
+    weights = local_weights("MobileNetV2") is not None  # the offline weights folder (make test passes HAR_WEIGHTS)
+    trained = [model for model in har.MODEL_NAMES if weights or model != "pretrained"]
+    assert all((work / "models" / f"{model}.keras").is_file() for model in trained)
+    assert not (work / "models" / "pose.keras").exists()  # the demo has no people: pose is not run on it
     table = (work / "models" / "comparison.md").read_text()
-    assert all(f"| {m} |" in table for m in ("convlstm", "lrcn", "baseline", "pretrained"))
+    assert all(f"| {m} |" in table for m in ("convlstm", "lrcn", "baseline", *(["pretrained"] if weights else [])))
     approaches = (work / "models" / "approaches.md").read_text().splitlines()
-    assert [row.split(" | ")[1] for row in approaches[2:]] == list(har.APPROACHES)  # every approach, in order
-    untrained = next(row for row in approaches if "| pretrained |" in row)
-    assert "not measured: no ImageNet weights" in untrained  # quick mode builds the backbone with weights=None
-    assert all(re.search(r"\| \d+\.\d% \| \d+\.\d% \|$", row) for row in approaches[2:] if row is not untrained)
-    video = work / "data" / "videos" / "demo_actions.lrcn.mp4"
+    assert [row.split(" | ")[1] for row in approaches[2:]] == [m for m in har.APPROACHES if m in trained]  # in order
+    assert all(re.search(r"\| \d+\.\d% \| \d+\.\d% \|$", row) for row in approaches[2:])  # no chance stand-ins
+    chosen = (work / "models" / "chosen_model.txt").read_text().strip()  # 07's pick, which 08 labels videos with
+    assert chosen in trained
+    video = work / "data" / "videos" / f"demo_actions.{chosen}.mp4"
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 240
     capture.release()
@@ -321,22 +325,24 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert re.search(r"resize \+ flow: \d+\.\d\d ms a frame", printed["06_approaches"])
     assert re.search(r"8 frames: \d+\.\d%; 20 frames: \d+\.\d%", printed["04_convlstm"])  # solutions' answers
     assert "late fusion: " in printed["05_lrcn"] and "fine_tune_layers=60: " in printed["05_lrcn"]
-    from har.weights import local_weights
 
-    if local_weights("MobileNetV2") is not None:  # the offline weights folder (make test passes HAR_WEIGHTS)
+    if weights:
         cached = r"pretrained at 224x224, average head trained on the feature cache: test accuracy \d+\.\d%"
         assert re.search(cached, printed["05_lrcn"])
         assert "the frames at 224x224 would take 368 MiB" in printed["05_lrcn"]  # the feature cache, streamed
-        assert (work / "models" / "pretrained_224.keras").is_file()
-    else:  # no pretrained weights: not trained, and the notebook says why instead of showing chance
+        assert "pretrained: not run" not in printed["06_approaches"]
+    else:  # no pretrained weights: not trained, and the notebooks say why instead of showing chance
         assert "pretrained at 224x224: not run: no pretrained weights here" in printed["05_lrcn"]
-        assert not (work / "models" / "pretrained_224.keras").exists()
+        assert "pretrained: not run: no pretrained weights here" in printed["06_approaches"]
+    assert "pose: not run: the demo's clips are drawn shapes, with no people" in printed["06_approaches"]
+    assert f"{chosen}: the model notebook 07 chose on validation clips" in printed["08_predict_on_youtube_videos"]
     assert re.search(r"\(2\+1\)-D slow fusion: \d+\.\d% on the test clips", printed["06_approaches"])
     leak = printed["03_train_test_split"]  # the leak, measured on the demo in UCF50's layout
     assert "UCF50's layout: 192 clips, 4 classes, 16 groups" in leak
     assert re.search(r"nearest look: the random split reports [+-]\d+\.\d points more than the group split", leak)
     evaluation = printed["07_compare_and_evaluate"]
-    assert re.search(r"best on validation: \w+; on the test clips \d+\.\d%", evaluation)
+    assert re.search(rf"best on validation: {chosen}, the model notebook 08 labels videos with; on the test clips "
+                     r"\d+\.\d%", evaluation)  # fmt: skip
     assert re.search(r"\w+ gets \d+ of 32 test clips wrong", evaluation)
     assert not [name for name, text in printed.items() if "triggered tf.function retracing" in text]
 

@@ -14,7 +14,15 @@ from conftest import error_lines, run_cli
 from har.demo import write_video
 from har.errors import HarError
 from har.features import load_features
-from har.pose import MIN_KEYPOINTS, MOVENET_FILE, POSE_FEATURES, MoveNet, extract_keypoints, normalise
+from har.pose import (
+    MIN_KEYPOINTS,
+    MOVENET_FILE,
+    POSE_FEATURES,
+    MoveNet,
+    extract_keypoints,
+    keypoint_scores,
+    normalise,
+)
 from har.weights import WEIGHTS_ENV
 
 # The offline weights folder the Makefile passes; CI sets HAR_REQUIRE_WEIGHTS when it is there, so these never skip
@@ -83,6 +91,14 @@ def test_a_keypoint_cache_marks_the_frames_without_a_person(tmp_path):
     assert not np.asarray(empty_rows, np.float32).any()  # no made-up keypoints where no one is
     again = extract_keypoints(tmp_path / "data", out, sequence_length=4, workers=1, progress=False)
     assert again.reused
+    scores = keypoint_scores(cache)  # notebook 06 draws the class read best and the one read worst
+    assert list(scores) == ["Squat", "Empty"] and scores["Empty"] == 0 and scores["Squat"] > 0.5
+    from har.viz import plot_skeletons
+
+    frames = np.stack([[cv2.cvtColor(person, cv2.COLOR_BGR2RGB)] * 2, [empty] * 2])
+    figure = plot_skeletons(frames, np.stack([again.backbone(f) for f in frames]), ["Squat", "Empty"])
+    lines = [len(ax.lines) for ax in figure.axes]
+    assert lines[0] >= 12 and lines[2] == lines[3] == 0  # the squat's bones drawn, none where no one is
     run = run_cli("train", str(out), "--model", "pretrained", "--out", str(tmp_path / "m.keras"))
     assert run.returncode == 1 and "it trains --model pose" in run.stderr and len(error_lines(run.stderr)) == 1
 
@@ -113,3 +129,9 @@ def test_pose_train_predict_on_the_command_line(tmp_path):
     run = run_cli("predict", str(bundle), str(video), "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert out.stat().st_size > 0 and error_lines(run.stderr) == []
+    from har.live import label_stream
+
+    frames = [person.copy() for _ in range(6)] + [np.full_like(person, 128) for _ in range(2)]
+    live = list(label_stream(predictor, iter(frames), batch=3, cuts=False))  # live labelling draws the skeleton
+    green = [int(((f.frame[..., 1] > 200) & (f.frame[..., 0] < 80) & (f.frame[..., 2] < 80)).sum()) for f in live]
+    assert min(green[:6]) > 100 and max(green[6:]) == 0, green  # over the person; nothing where no one is
