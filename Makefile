@@ -1,7 +1,8 @@
 # The commands of the README: `make demo` (the whole series, headless, on the demo dataset),
 # `make test` (notebook format and template checks, lint, format check, unit tests and every notebook in
-# quick mode), `make format` (after editing a notebook: strip outputs, normalise, ruff-format its code) and
-# `make rehearse DATA=FOLDER` (every notebook in full mode on real clips).
+# quick mode), `make format` (after editing a notebook: strip outputs, normalise, ruff-format its code),
+# `make rehearse DATA=FOLDER` (every notebook in full mode on real clips) and `make student` (the notebooks without
+# the exercises' solutions, for a class).
 # All create ./.venv and install what they need into it.
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ ifneq ($(wildcard ../shared/weights/.),)
 export HAR_WEIGHTS ?= $(abspath ../shared/weights)
 endif
 
-.PHONY: test demo rehearse format lint bench clean
+.PHONY: test demo rehearse student format lint bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +39,10 @@ demo: $(STAMP)
 # Every notebook in full mode on a real folder laid out like UCF50 (what it overrides: scripts/rehearse.py).
 rehearse: $(STAMP)
 	$(BIN)/python scripts/rehearse.py $(DATA)
+
+# The notebooks for a class: each exercise's solution replaced by an empty answer cell -> build/student/.
+student: $(STAMP)
+	$(BIN)/python scripts/student.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -88,6 +88,7 @@ def test_the_rehearsal_injects_after_the_parameters_cell(tmp_path):
 
     assert offline_video(str(data), None, tmp_path).name == "v_A_g02_c01.avi"  # a clip, not the stray file
     assert "VIDEO_URL = None" in changes["08_predict_on_youtube_videos"]
+    assert "JOINED_CLIPS = min(JOINED_CLIPS, 6)" in changes["08_predict_on_youtube_videos"]
     assert f"DATASET = {str(data)!r}" in changes["*"] and "CLASSES = None" in changes["*"]
     assert "EPOCHS = min(EPOCHS, 3)" in changes["05_lrcn"] and "HEAD_EPOCHS" not in changes["05_lrcn"]  # heads: seconds
     assert all("EPOCHS = min(EPOCHS, 3)" in changes[name] for name in ("04_convlstm", "06_approaches"))

@@ -351,3 +351,24 @@ def text_of(notebook: dict) -> str:
     """Everything a notebook printed."""
     outputs = [o for c in notebook["cells"] if c["cell_type"] == "code" for o in c["outputs"]]
     return "".join("".join(o.get("text", "")) for o in outputs if o.get("output_type") == "stream")
+
+
+def test_make_student_takes_the_solutions_out(tmp_path):
+    """`make student`: the notebooks for a class, each solution an empty answer cell, everything else as it is."""
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "student.py"), "--out", str(tmp_path)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    for path in PATHS:
+        course, student = (nbformat.read(p, as_version=4) for p in (path, tmp_path / path.name))
+        assert len(course.cells) == len(student.cells), path.name
+        for ours, theirs in zip(course.cells, student.cells, strict=True):
+            if is_solution(ours):
+                assert "answer" in theirs.metadata["tags"] and "solution" not in theirs.metadata["tags"]
+                assert theirs.source.startswith("# Your answer here") and ours.source not in theirs.source
+            else:
+                assert theirs.source == ours.source  # the lessons and the questions untouched
+    solutions = sum(is_solution(c) for p in PATHS for c in json.loads(p.read_text())["cells"])
+    assert f"{len(PATHS)} notebooks for a class in {tmp_path}/, {solutions} solutions taken out" in run.stdout
+    again = subprocess.run([sys.executable, str(ROOT / "scripts" / "student.py"), "--out", str(ROOT / "notebooks")],
+                           capture_output=True, text=True)  # fmt: skip
+    assert again.returncode == 1 and "would overwrite the course's own notebooks" in again.stderr
