@@ -6,10 +6,12 @@ rewritten: the notebooks are the source, and this only checks what must be the s
 
 - the name ``NN_topic.ipynb``; a first Markdown cell with the title (``# ...``), the Colab badge of this
   notebook in this repository, a one-paragraph overview, and a line ``**Time:** ...`` giving the measured
-  time of the notebook in quick mode and in full mode (where it was measured, or that it was not);
+  time of the notebook in quick mode and in full mode (where it was measured, or that it was not), and a line
+  ``**Core lesson:** ... **Going further:** ...`` that tells a teacher what to keep and what a short class can skip;
 - a ``## Setup`` Markdown cell followed by the Setup code cell, word for word ``SETUP_CODE`` (with
   ``with_tensorflow=True`` or ``False``): it is what makes a notebook work alone on Colab;
 - exactly one code cell tagged ``parameters``, after the Setup cell, starting with ``PARAMETERS_HEAD``;
+- a ``## Going further`` Markdown cell before the exercises: what goes beyond the core lesson sits under it;
 - exercises at the end: ``## Exercises``, then 3-5 ``### Exercise N`` Markdown cells, each followed by its worked
   solution, a code cell tagged ``solution`` starting with ``SOLUTION_TITLE`` (hidden by ``make format``);
 - no ``sys.path`` tricks, no Colab link to another copy of the repository, and a last Markdown cell with ``Next:``.
@@ -155,6 +157,15 @@ def check_notebook(path: str | Path) -> list[str]:
                 "scripts/lint_notebooks.py), then this notebook's own knobs. Change:\n" + _diff(head, PARAMETERS_HEAD)
             )
     found += _exercise_problems(cells, text, kinds)
+    lesson = [line for line in text[0].splitlines() if line.startswith("**Core lesson:**")] if text else []
+    if len(lesson) != 1 or "**Going further:**" not in lesson[0]:
+        found.append("say in the first cell what the core lesson is and what goes further, in one line starting "
+                     "`**Core lesson:** ...` and holding `**Going further:** ...`")  # fmt: skip
+    further = [i for i, t in enumerate(text) if kinds[i] == "markdown" and t.startswith("## Going further")]
+    exercises = [i for i, t in enumerate(text) if kinds[i] == "markdown" and t.startswith("## Exercises")]
+    if len(further) != 1 or not exercises or further[0] > exercises[0]:
+        found.append("put what goes beyond the core lesson under one `## Going further` Markdown cell, before "
+                     "`## Exercises`, so a teacher can cut a short class there")  # fmt: skip
     if "sys.path.insert" in "".join(text) or "sys.path.append" in "".join(text):
         found.append("import the course package as `har` (the Setup cell installs it) instead of changing sys.path")
     if not cells or kinds[-1] != "markdown" or "Next:" not in text[-1]:

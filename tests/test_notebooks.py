@@ -162,6 +162,24 @@ def test_every_exercise_has_a_solution_and_the_check_says_so(tmp_path):
     assert "end with the exercises" in "\n".join(template.check_notebook(path))
 
 
+def test_every_notebook_names_its_core_lesson_and_what_goes_further(tmp_path):
+    """A teacher cuts a class at `## Going further`: the template check wants it, and the line that names both."""
+    for source in PATHS:
+        cells = json.loads(source.read_text())["cells"]
+        heads = ["".join(c["source"]).split("\n")[0] for c in cells if c["cell_type"] == "markdown"]
+        assert heads.index("## Going further") < heads.index("## Exercises"), source.name
+        assert "**Core lesson:**" in "".join(cells[0]["source"]), source.name
+    path = tmp_path / PATHS[4].name
+    nb = nbformat.read(PATHS[4], as_version=4)
+    further = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## Going further"))
+    nb.cells.append(nb.cells.pop(further))  # after the exercises
+    nb.cells[0].source = nb.cells[0].source.replace("**Core lesson:**", "The lesson:")
+    nbformat.write(nb, path)
+    problems = "\n".join(template.check_notebook(path))
+    assert "under one `## Going further` Markdown cell, before `## Exercises`" in problems
+    assert "one line starting `**Core lesson:** ...`" in problems
+
+
 def cell_starting(notebook: dict, start: str) -> dict:
     """The first cell of a notebook (as JSON) whose source starts with ``start``."""
     return next(c for c in notebook["cells"] if "".join(c["source"]).startswith(start))
