@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 
+from check_prose import readme_results, unchecked_figures
 from run_notebooks import ROOT, run_notebooks
 
 
@@ -84,6 +85,8 @@ def full_mode_problems(notebook: dict, name: str) -> list[str]:
         line = next((line for line in lines if pattern.search(line)), None)
         if line is not None:
             found.append(f"{name}: prints {line.strip()!r}: {why}")
+    for cell, figure in unchecked_figures(notebook, readme_results()):  # scripts/check_prose.py
+        found.append(f"{name}: cell {cell} types {figure!r}, printed by no cell and not in the README's results")
     return found
 
 

@@ -14,6 +14,7 @@ import lint_notebooks as template
 import nbformat
 import numpy as np
 import pytest
+from check_prose import readme_results, unchecked_figures
 from conftest import ROOT
 from run_notebooks import run_notebooks
 
@@ -363,6 +364,10 @@ def test_the_series_runs_in_quick_mode(tmp_path):
                      r"\d+\.\d%", evaluation)  # fmt: skip
     assert re.search(r"\w+ gets \d+ of 32 test clips wrong", evaluation)
     assert not [name for name, text in printed.items() if "triggered tf.function retracing" in text]
+    results = readme_results()  # every figure the prose types is printed by a cell, or in the README's results
+    assert [(name, unchecked_figures(notebook, results)) for name, notebook in executed.items()] == [
+        (name, []) for name in executed
+    ]
 
 
 def text_of(notebook: dict) -> str:
@@ -390,3 +395,19 @@ def test_make_student_takes_the_solutions_out(tmp_path):
     again = subprocess.run([sys.executable, str(ROOT / "scripts" / "student.py"), "--out", str(ROOT / "notebooks")],
                            capture_output=True, text=True)  # fmt: skip
     assert again.returncode == 1 and "would overwrite the course's own notebooks" in again.stderr
+
+
+def test_the_prose_check_finds_a_typed_figure():
+    """A figure typed into the prose is checked against what the cells printed and what the README measured."""
+    results = "## Results\n| LRCN | **70.0 % ± 9.7** | 67, 81, 62 |\nOne frame names two clips in three.\n"
+    prose = (
+        "**Time:** 12.5 minutes.\nIt scored 91.0 % here, 70.0 % on real clips (81 % on one split), `0.45` by "
+        "default, frames of 64 × 64; 87.3 % last time; two clips in three; one in four; 7 of 12; 3.3×; 12 s."
+    )
+    notebook = {"cells": [
+        {"cell_type": "markdown", "source": [prose]},
+        {"cell_type": "code", "source": [], "outputs": [{"output_type": "stream", "text": ["accuracy 91.0%\n"]}]},
+    ]}  # fmt: skip
+    found = [figure for _, figure in unchecked_figures(notebook, results)]
+    assert found == ["87.3 %", "3.3×", "12 s", "7 of 12", "one in four"]  # not the printed, measured, budget, code
+    assert unchecked_figures(notebook, readme_results()) != []  # the README's own results do not hold these either
