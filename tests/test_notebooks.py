@@ -411,3 +411,18 @@ def test_the_prose_check_finds_a_typed_figure():
     found = [figure for _, figure in unchecked_figures(notebook, results)]
     assert found == ["87.3 %", "3.3×", "12 s", "7 of 12", "one in four"]  # not the printed, measured, budget, code
     assert unchecked_figures(notebook, readme_results()) != []  # the README's own results do not hold these either
+
+
+def test_prose_comes_in_short_cells_and_says_a_thing_once():
+    """No Markdown cell over about 250 words, and no paragraph written into two notebooks (the template's Setup,
+    Parameters and Exercises cells aside): a teacher cuts and edits cells, and a repeated paragraph drifts."""
+    seen: dict[str, str] = {}
+    for path in PATHS:
+        for cell in json.loads(path.read_text())["cells"]:
+            text = "".join(cell["source"])
+            if cell["cell_type"] != "markdown" or text.startswith(("## Setup", "## Parameters", "## Exercises")):
+                continue
+            assert len(text.split()) <= 260, f"{path.name}: a Markdown cell of {len(text.split())} words: {text[:60]!r}"
+            for paragraph in (" ".join(p.split()) for p in text.split("\n\n")):
+                if len(paragraph.split()) >= 20:
+                    assert seen.setdefault(paragraph, path.name) == path.name, f"{path.name} repeats {seen[paragraph]}"
