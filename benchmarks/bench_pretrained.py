@@ -1,7 +1,8 @@
 """Pretrained backbones on real clips: ImageNet features, two heads, a linear probe, several group splits.
 
 Run: ``HAR_WEIGHTS=../shared/weights .venv/bin/python benchmarks/bench_pretrained.py [--data ../shared/ucf101_sample]
-[--splits 3] [--backbones MobileNetV2 MobileNetV3Small] [--heads average lstm] [--no-pose]`` (``make bench`` passes
+[--splits 3] [--backbones MobileNetV2 MobileNetV3Small] [--heads average lstm] [--no-pose] [--fine-tune]
+[--curve 0.1 0.25 0.5 1]`` (``make bench`` passes
 ``HAR_WEIGHTS`` when that folder is there; without it the backbones take Keras's ``"imagenet"`` download).
 
 Each backbone's feature cache (20 frames a clip at 224 x 224, ``har.features.extract_features``) is made once, with
@@ -12,7 +13,9 @@ frame-averaged features (a linear probe: what the features alone are worth). Wit
 only), the average head, once trained, goes on top of the backbone's last block (block 16 and its last 1 x 1
 convolution, 879,040 weights besides batch normalisation) and both train at Adam 1e-5 for at most 15 epochs
 (patience 5), the backbone called with ``training=False`` so its batch normalisation keeps ImageNet's statistics;
-the frames' activations below that block are cached once, so each epoch runs only the part that trains. Then
+the frames' activations below that block are cached once, so each epoch runs only the part that trains. With
+``--curve``, the average head's learning curve: on every split it trains on a share of the training groups
+(``bench_learning_curve.fewer_groups``) and is tested on all the split's test clips. Then
 MoveNet's keypoints (``har.pose.extract_keypoints``) with the pose head (an LSTM), the same way. Prints every
 split's figure, the mean and the standard deviation.
 """
@@ -45,6 +48,8 @@ def main() -> int:
                         help="also MoveNet's keypoints with the pose head (har.pose; default on)")  # fmt: skip
     parser.add_argument("--fine-tune", action="store_true",
                         help="also fine-tune MobileNetV2's last block after the average head")  # fmt: skip
+    parser.add_argument("--curve", type=float, nargs="*", default=None, metavar="SHARE",
+                        help="also the average head's learning curve at these shares of training groups")  # fmt: skip
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_pretrained")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -97,6 +102,8 @@ def main() -> int:
                     accuracy, epochs = tune(head, split, seed)
                     scores.setdefault("average, fine-tuned", []).append(accuracy)
                     print(f"  seed {seed} average, fine-tuned: {accuracy:.1%} ({epochs} epochs)", flush=True)
+        if args.curve:
+            rows += learning_curve(features, args.curve, args.splits, args.epochs, backbone)
         for name, values in scores.items():
             spread = statistics.stdev(values) if len(values) > 1 else 0.0
             each = ", ".join(f"{100 * v:.1f}" for v in values)
@@ -126,6 +133,37 @@ def main() -> int:
     print("\n| backbone | head | test accuracy (mean ± sd) | each split |\n| --- | --- | --- | --- |")
     print("\n".join(rows))
     return 0
+
+
+def learning_curve(features, shares: list[float], splits: int, epochs: int, backbone: str) -> list[str]:
+    """The average head trained on ``shares`` of each split's training groups; table rows of clips a class and
+    test accuracy (mean ± sd over the splits)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_learning_curve import fewer_groups
+
+    from har.evaluate import evaluate_model
+    from har.features import feature_head
+    from har.splits import group_split
+    from har.train import fit_split, set_seed
+
+    rows = []
+    for share in shares:
+        accuracies, per_class = [], []
+        for seed in range(27, 27 + splits):
+            split = group_split(features.labels, features.groups, seed=seed, classes=features.classes)
+            part = fewer_groups(split, features.groups, share, seed)
+            set_seed(seed)
+            head = feature_head(len(features.classes), features.sequence_length, features.features.shape[-1])
+            fit_split(head, features, part, epochs=epochs, batch_size=4, patience=10, seed=seed, verbose=0)
+            accuracies.append(evaluate_model(head, features, part.test).accuracy)
+            per_class.append(len(part.train) / len(features.classes))
+            print(f"  curve: share {share:.2f}, {per_class[-1]:.1f} clips a class, seed {seed}: "
+                  f"{accuracies[-1]:.1%}", flush=True)  # fmt: skip
+        spread = statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0
+        each = ", ".join(f"{100 * v:.1f}" for v in accuracies)
+        rows.append(f"| {backbone} | average, {statistics.mean(per_class):.1f} training clips a class ({share:.0%}) "
+                    f"| {100 * statistics.mean(accuracies):.1f} % ± {100 * spread:.1f} | {each} |")  # fmt: skip
+    return rows
 
 
 def fine_tuning(data: Path, backbone: str, weights, features):
