@@ -72,7 +72,7 @@ def unchecked_figures(notebook: dict, results: str) -> list[tuple[int, str]]:
     shown_numbers = _numbers(shown)
     found = []
     for i, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] != "markdown":
+        if cell.get("cell_type") != "markdown":
             continue
         for figure in figures(prose(cell)):
             if figure in shown or figure in results:

@@ -124,6 +124,9 @@ def test_the_rehearsal_catches_what_is_false_in_full_mode():
     assert len(problems) == 2 and "motion-pair accuracy 0.0%" in problems[0] and "lrcn.keras" in problems[1]
     table = {"output_type": "display_data", "data": {"text/markdown": "| model | motion-pair accuracy |"}}
     assert rehearse.full_mode_problems({"cells": [{"outputs": [table]}]}, "06")
+    typed = {"cells": [*clean["cells"], {"cell_type": "markdown", "source": ["The LRCN scored 87.3 % here."]}]}
+    (problem,) = rehearse.full_mode_problems(typed, "05_lrcn")  # a figure the run did not print, nor the README
+    assert "types '87.3 %'" in problem
 
 
 @pytest.mark.parametrize(("dataset", "classes"), [("ucf50", 4), ("demo", None), ("/content/my_actions", None)])
