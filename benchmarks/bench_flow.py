@@ -71,7 +71,7 @@ def clip_flows(job: tuple[str, int]) -> tuple[dict, dict]:
 def flow_only(num_classes: int, sequence_length: int = 20, image_size=(64, 64)):
     """``two_stream``'s flow stream alone (the solution of notebook 06's exercise 4)."""
     from har.backend import keras
-    from har.models import Channels, _frame_cnn
+    from har.models import Channels, frame_cnn
     from har.video import FLOW_UNITS
 
     layers = keras.layers
@@ -79,7 +79,7 @@ def flow_only(num_classes: int, sequence_length: int = 20, image_size=(64, 64)):
     flow = Channels(3, 5)(layers.Rescaling(1 / 255)(clips))
     flow = layers.Rescaling(255 / FLOW_UNITS, offset=-128 / FLOW_UNITS)(flow)
     flow = layers.Reshape((*image_size, 2 * sequence_length))(layers.Permute((2, 3, 1, 4))(flow))
-    return keras.Model(clips, _frame_cnn(image_size, 2 * sequence_length, num_classes, "flow_stream")(flow))
+    return keras.Model(clips, frame_cnn(image_size, 2 * sequence_length, num_classes, "flow_stream")(flow))
 
 
 def _streams(sequence_length: int, image_size):
@@ -102,22 +102,22 @@ def _streams(sequence_length: int, image_size):
 def averaged(num_classes: int, sequence_length: int = 20, image_size=(64, 64)):
     """The two streams as whole classifiers, their softmax scores averaged (the paper's simplest fusion)."""
     from har.backend import keras
-    from har.models import _frame_cnn
+    from har.models import frame_cnn
 
     clips, rgb, flow = _streams(sequence_length, image_size)
-    scores = [_frame_cnn(image_size, 3, num_classes, "frame")(rgb)]
-    scores.append(_frame_cnn(image_size, 2 * sequence_length, num_classes, "flow")(flow))
+    scores = [frame_cnn(image_size, 3, num_classes, "frame")(rgb)]
+    scores.append(frame_cnn(image_size, 2 * sequence_length, num_classes, "flow")(flow))
     return keras.Model(clips, keras.layers.Average(dtype="float32")(scores))
 
 
 def rgb_and_flow_stacked(num_classes: int, sequence_length: int = 20, image_size=(64, 64)):
     """One CNN over the middle frame's RGB and the stacked flow together (3 + 2T channels)."""
     from har.backend import keras
-    from har.models import _frame_cnn
+    from har.models import frame_cnn
 
     clips, rgb, flow = _streams(sequence_length, image_size)
     stacked = keras.layers.Concatenate()([rgb, flow])
-    return keras.Model(clips, _frame_cnn(image_size, 3 + 2 * sequence_length, num_classes, "both")(stacked))
+    return keras.Model(clips, frame_cnn(image_size, 3 + 2 * sequence_length, num_classes, "both")(stacked))
 
 
 def run(dataset, build, split, epochs: int) -> float:

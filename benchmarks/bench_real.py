@@ -7,7 +7,7 @@ is built with optical flow, ``har.video.FlowMaker``).
 
 The folder is built into a dataset cache (20 frames of 64x64 per clip, as the notebooks do), then for every
 split seed each model is trained with the notebooks' full-mode recipe (``har.train.fit_split``: batch 4,
-Adam 1e-3, early stopping on the validation groups with patience 10, left-right mirroring, no time jitter)
+Adam 1e-3, early stopping on the validation groups with patience 10, left-right mirroring)
 and tested on the groups it never saw. With 45 test clips one clip is 2 points, so one split is not a
 measurement: the table gives the mean and the standard deviation over the splits, and every split's figure.
 ``--random-split`` trains the LRCN on the tutorial's random split too (same seeds), to measure the leak.
@@ -32,9 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "ucf101_sample"
 
 
-def run_one(
-    dataset, model_name: str, split, *, epochs: int, out: Path | None = None, time_jitter: float | None = None
-) -> dict:
+def run_one(dataset, model_name: str, split, *, epochs: int, out: Path | None = None) -> dict:
     """Train one model on one split; its test accuracy, epochs and seconds, and per-clip predictions.
 
     With ``out``, the trained model is kept there as a bundle (for ``bench_windows.py --bundle``)."""
@@ -58,7 +56,6 @@ def run_one(
         batch_size=4,
         patience=10,
         augment=True,
-        **({} if time_jitter is None else {"time_jitter": time_jitter}),
         seed=split.seed,
         verbose=0,
         out=out,
@@ -148,9 +145,6 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["lrcn", "baseline", "convlstm"])
     parser.add_argument("--epochs", type=int, default=40, help="most epochs per run (early stopping ends sooner)")
     parser.add_argument("--random-split", action="store_true", help="also train the LRCN on random splits")
-    parser.add_argument(
-        "--time-jitter", type=float, default=None, help="train with this time jitter (default har.TIME_JITTER)"
-    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench_real")
     args = parser.parse_args()
     if not args.data.is_dir():
@@ -178,7 +172,7 @@ def main() -> None:
         else:
             split = random_split(dataset.labels, 0.25, seed=seed)
         bundle = args.out / f"{model_name}-{kind}-{seed}.keras"
-        run = run_one(dataset, model_name, split, epochs=args.epochs, out=bundle, time_jitter=args.time_jitter)
+        run = run_one(dataset, model_name, split, epochs=args.epochs, out=bundle)
         run["epochs_cap"] = args.epochs
         runs.append(run)
         store.write_text(json.dumps(runs, indent=1))

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 
 from har.models import build_model
-from har.train import EpochClock, make_pipeline
+from har.train import EpochClock, clip_batches
 
 FLOAT32, UINT8 = "float32 NumPy arrays", "uint8 tf.data pipeline"
 
@@ -34,9 +34,7 @@ def main() -> None:
     frames = rng.integers(0, 256, (args.clips, 20, 64, 64, 3), dtype=np.uint8)
     labels = rng.integers(0, 4, args.clips)
     floats = frames.astype(np.float32)  # what the tutorial holds in memory
-    pipeline = make_pipeline(
-        frames, labels, np.arange(args.clips), batch_size=args.batch_size, shuffle=True, drop_remainder=True
-    )
+    pipeline = clip_batches(frames, labels, np.arange(args.clips), args.batch_size, training=True)
     quiet = {"epochs": 1, "verbose": 0, "callbacks": [EpochClock()]}
     fits = {
         FLOAT32: lambda model: model.fit(floats, labels, batch_size=args.batch_size, shuffle=True, **quiet),

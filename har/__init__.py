@@ -21,10 +21,6 @@ _os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no "[ WARN ] can't open" 
 SEQUENCE_LENGTH = 20
 #: Frame height and width fed to the models (the tutorial's ``IMAGE_HEIGHT`` / ``IMAGE_WIDTH``).
 IMAGE_HEIGHT = 64
-#: How much of a clip's time span training may cut at each end when it resamples the frames (``har.train.jitter_time``).
-#: Off by default: on the real sample 0.25 lowered the LRCN's mean test accuracy over three group splits from 70.0 to
-#: 63.9 % (two splits lost 6 and 14 points, one gained 3). Windows need no jitter: they stop at shot cuts (README).
-TIME_JITTER = 0.0
 IMAGE_WIDTH = 64
 #: The tutorial's default 4-class subset of UCF50.
 TUTORIAL_CLASSES = ("WalkingWithDog", "TaiChi", "Swing", "HorseRace")
@@ -64,7 +60,6 @@ __all__ = [
     "IMAGE_WIDTH",
     "MODEL_NAMES",
     "SEQUENCE_LENGTH",
-    "TIME_JITTER",
     "TUTORIAL_CLASSES",
     "UCF50_URL",
     "HarError",

@@ -5,7 +5,8 @@ adds ``har.json`` to it: class names in label order, sequence length, image size
 the model was trained on, and the pace of its training clips: ``training_frame_step`` (the median step, in
 video frames, between a clip's sampled frames) and ``frame_step`` (the step a sliding window takes; 1 when
 absent, in bundles made before it). ``load_bundle`` gives back the model and that metadata, so prediction needs
-nothing but the file. Saving is atomic; loading uses Keras' safe mode (no arbitrary code from the file).
+nothing but the file. Saving is atomic (``save_bundle``, written in notebook 04 and copied to the end of this module);
+loading uses Keras' safe mode (no arbitrary code from the file).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,8 +41,10 @@ def bundle_metadata(classes: list[str], sequence_length: int, image_size: tuple[
     }
 
 
-def save_bundle(model: keras.Model, path: str | os.PathLike, metadata: dict) -> Path:
-    """Save ``model`` with ``metadata`` as one ``.keras`` file, atomically (temporary file, then rename)."""
+@contextmanager
+def bundle_file(path: str | os.PathLike, metadata: dict) -> Iterator[Path]:
+    """A temporary ``.keras`` path to save a model to (``model.save``); when the block ends well, ``metadata`` goes
+    into it and it becomes ``path``, else it is deleted: a bundle is written whole or not at all (``save_bundle``)."""
     path = Path(path)
     if path.suffix != ".keras":
         raise BundleError(f"{path}: model bundles are .keras files")
@@ -49,10 +54,9 @@ def save_bundle(model: keras.Model, path: str | os.PathLike, metadata: dict) -> 
     from har.workspace import atomic_write
 
     with atomic_write(path, suffix=".keras") as tmp:
-        model.save(tmp)
+        yield tmp
         with zipfile.ZipFile(tmp, "a") as archive:
             archive.writestr(METADATA_NAME, json.dumps(metadata, indent=2))
-    return path
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -163,3 +167,14 @@ def load_bundle(path: str | os.PathLike) -> tuple[keras.Model, dict]:
             f"{len(metadata['classes'])} classes)"
         )
     return model, metadata
+
+
+# --- Written in the notebooks (`make format` copies each `# @save` function here: edit it there) ---
+
+
+# notebooks/04_convlstm.ipynb
+def save_bundle(model, path, metadata):
+    """Save model as one .keras file that also carries metadata (class names, sizes), written whole or not at all."""
+    with bundle_file(path, metadata) as saving:  # a temporary file, given the metadata and path's name when done
+        model.save(saving)
+    return path

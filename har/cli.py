@@ -25,7 +25,6 @@ from har import (
     IMAGE_HEIGHT,
     MODEL_NAMES,
     SEQUENCE_LENGTH,
-    TIME_JITTER,
     UCF50_URL,
     HarError,
 )  # fmt: skip
@@ -90,9 +89,6 @@ def _number(expected: str, within, must: str):
 
 _fraction = _number("a number between 0 and 1", lambda v: 0 < v < 1, "between 0 and 1 (a share of the clips)")
 _probability = _number("a probability between 0 and 1", lambda v: 0 <= v <= 1, "a probability between 0 and 1")
-_share = _number(
-    "a share from 0 to 0.45", lambda v: 0 <= v <= 0.45, "from 0 to 0.45 (a share cut at each end of a clip)"
-)
 _positive = _number("a number", lambda v: 0 < v < float("inf"), "a number above 0")
 
 
@@ -280,7 +276,7 @@ def _train_on_features(args: argparse.Namespace) -> None:
     from har.evaluate import evaluate_model
 
     test = evaluate_model(head, features, split.test)
-    bundle = saver(assembler(backbone, head), args.out, features, result)
+    bundle = saver(assembler(backbone, head), args.out, features, result.fit_indices, result.history)
     print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
     print(f"Model bundle: {bundle}")
 
@@ -316,7 +312,7 @@ def _train(args: argparse.Namespace) -> None:
     result = fit_split(
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
-        time_jitter=args.time_jitter,
+        upside_down=args.upside_down, callbacks=_schedule(args.halve_lr_after),
         metadata={"cache": str(args.cache), "test_size": args.test_size, **build_metadata(args.model, **options)},
     )  # fmt: skip
     from har.evaluate import evaluate_model
@@ -324,6 +320,15 @@ def _train(args: argparse.Namespace) -> None:
     test = evaluate_model(result.model, dataset, split.test)
     print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
     print(f"Model bundle: {result.bundle}")
+
+
+def _schedule(halve_after: int | None) -> list:
+    """The learning-rate schedule of notebooks 04 and 05 in quick mode: halve it after that many flat epochs."""
+    if not halve_after:
+        return []
+    import keras
+
+    return [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=halve_after)]
 
 
 @command("evaluate")
@@ -471,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
     p.add_argument("--classes", type=_whole(2, 10), default=4, help="number of classes, 2-10 (default 4)")
-    p.add_argument("--groups", type=_whole(1), default=32, help="groups per class (default 32)")
+    p.add_argument("--groups", type=_whole(1), default=96, help="groups per class (default 96)")
     p.add_argument("--clips-per-group", type=_whole(1), default=1, help="clips per class in each group (default 1)")
     p.add_argument("--frames", type=_range, default=(40, 70), help="frames per clip, MIN-MAX (default 40-70)")
     p.add_argument("--size", type=_size, default=(160, 120), help="frame size WIDTHxHEIGHT (default 160x120)")
@@ -560,12 +565,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                    help="mirror clips left-right at random (default on; --no-augment for direction classes such as "
                         "SlideLeft)")  # fmt: skip
-    p.add_argument(
-        "--time-jitter",
-        type=_share,
-        default=TIME_JITTER,
-        help=f"resample each clip's time span, cutting up to this share at each end (default {TIME_JITTER:g}: off)",
-    )
+    p.add_argument("--upside-down", action="store_true",
+                   help="also flip clips upside down at random (the demo's shapes have no up and down)")  # fmt: skip
+    p.add_argument("--halve-lr-after", type=_whole(1), default=None, metavar="N",
+                   help="halve the learning rate after N epochs without val_loss progress (default never)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
 
     p = sub.add_parser("evaluate", help="test a model bundle on a dataset cache; write a confusion matrix")

@@ -317,37 +317,29 @@ def copy_head_weights(head, layers) -> None:
         target.set_weights(source.get_weights())
 
 
-def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, result) -> Path:
-    """Save ``assemble``'s model as a bundle, as ``har.train.train_model`` saves its own: the classes, the frame size,
-    the backbone's weights and the sliding window's frame step, from the head's training (``result``: its TrainResult).
-    ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s features: a head trained on one
-    backbone's features reads another's as noise.
+def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, fit_indices, history: dict) -> Path:
+    """Save ``assemble``'s model as a bundle, as ``har.train.train_model`` saves its own (``save_cache_bundle``), with
+    the backbone's weights. ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s
+    features: a head trained on one backbone's features reads another's as noise.
     """
     made_by = dataset.settings.get("backbone_digest")
     if made_by is not None and backbone_digest(model.get_layer("backbone").layer) != made_by:
         raise DatasetError("this model's backbone has other weights than the one that made the feature cache's "
                            "features: assemble the backbone that made them (FeatureReport.backbone)")  # fmt: skip
     weights = dataset.settings.get("backbone_weights")
-    return save_cache_bundle(model, path, dataset, result, model="pretrained", backbone_weights=weights)
+    return save_cache_bundle(model, path, dataset, fit_indices, history, model="pretrained", backbone_weights=weights)
 
 
-def save_cache_bundle(network, path: str | os.PathLike, dataset: FeatureDataset, result, **extra) -> Path:
-    """Save ``network``, whose head trained on a feature or keypoint cache (``save_assembled``,
-    ``har.pose.save_pose_bundle``): the classes, the frame size, the cache's fingerprint, the head's epochs and the
-    sliding window's frame step, and ``extra``."""
-    from har.bundle import bundle_metadata, save_bundle
-    from har.train import window_frame_step
+def save_cache_bundle(network, path: str | os.PathLike, dataset: FeatureDataset, fit_indices, history: dict,
+                      **extra) -> Path:  # fmt: skip
+    """Save ``network``, whose head trained on the clips ``fit_indices`` of a feature or keypoint cache
+    (``save_assembled``, ``har.pose.save_pose_bundle``) with Keras' ``history``: what ``har.train.training_metadata``
+    records, the cache's fingerprint, and ``extra``."""
+    from har.bundle import save_bundle
+    from har.train import training_metadata
 
-    metadata = bundle_metadata(
-        dataset.classes, dataset.sequence_length, dataset.image_size, **extra,
-        features=dataset.settings.get("fingerprint"), frame_step=window_frame_step(dataset, result.fit_indices),
-        epochs_run=len(result.history.get("loss", [])), epoch_seconds=_median(result.history.get("epoch_seconds")),
-    )  # fmt: skip
+    metadata = training_metadata(dataset, fit_indices, history, features=dataset.settings.get("fingerprint"), **extra)
     return save_bundle(network, path, metadata)
-
-
-def _median(values) -> float | None:
-    return round(float(np.median(values)), 2) if values else None
 
 
 def split_for_cache(split, dataset, cache: FeatureDataset):

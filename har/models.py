@@ -2,9 +2,11 @@
 
 Every model takes uint8 clips ``[batch, T, H, W, 3]`` (RGB, 0-255) and scales them itself in its first
 layer, so the dataset stays uint8 all the way to the model, and a saved model cannot be fed wrongly
-scaled frames. ``convlstm`` and ``lrcn`` have exactly the tutorial's layers and sizes; ``single_frame``,
-``baseline`` (late fusion), ``early_fusion`` and ``slow_fusion`` are the other ways of seeing time that the
-approaches notebook puts beside them (``APPROACHES``).
+scaled frames. The models the notebooks write out are copied from them to the end of this module (``# @save``):
+``convlstm`` (04) and ``lrcn`` (05) with exactly the tutorial's layers and sizes, ``baseline`` (late fusion, 05) and
+``single_frame``, ``early_fusion``, ``slow_fusion`` and ``two_stream`` (06), the other ways of seeing time
+(``APPROACHES``). Written here: the pretrained backbone and the pose model, and ``build_model``, which builds any
+of them by name for the command line.
 """
 
 from __future__ import annotations
@@ -22,148 +24,6 @@ layers = keras.layers
 
 def _clip_input(sequence_length: int, image_size: tuple[int, int]) -> keras.KerasTensor:
     return keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames")
-
-
-def convlstm(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """The tutorial's ConvLSTM: ConvLSTM2D 4 -> 8 -> 14 -> 16 filters, each followed by 3D max pooling.
-
-    A ConvLSTM cell is an LSTM whose gates are convolutions: it keeps a spatial memory of the clip.
-    Dropout (0.2, per frame) follows every block but the last; then Flatten and a softmax Dense.
-    """
-    model = keras.Sequential(name="convlstm")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))
-    for i, filters in enumerate((4, 8, 14, 16)):
-        model.add(
-            layers.ConvLSTM2D(
-                filters, kernel_size=(3, 3), activation="tanh", recurrent_dropout=0.2, return_sequences=True
-            )
-        )
-        model.add(layers.MaxPooling3D(pool_size=(1, 2, 2), padding="same"))
-        if i < 3:
-            model.add(layers.TimeDistributed(layers.Dropout(0.2)))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
-    return model
-
-
-def lrcn(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """The tutorial's LRCN: a small CNN on every frame (TimeDistributed), then an LSTM over the frame features.
-
-    Conv2D 16 -> 32 -> 64 -> 64 (3x3, same, relu) with max pooling 4, 4, 2, 2 and dropout 0.25 after the
-    first three; the per-frame features are flattened and read in order by an LSTM of 32 units.
-    The poolings divide the frame by 64, so frames must be at least 64x64.
-    """
-    if min(image_size) < 64:
-        from har.errors import HarError
-
-        raise HarError(f"the LRCN pools frames down by 64: it needs at least 64x64 frames, got {image_size}")
-    model = keras.Sequential(name="lrcn")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))
-    for i, (filters, pool) in enumerate(((16, 4), (32, 4), (64, 2), (64, 2))):
-        model.add(layers.TimeDistributed(layers.Conv2D(filters, (3, 3), padding="same", activation="relu")))
-        model.add(layers.TimeDistributed(layers.MaxPooling2D((pool, pool))))
-        if i < 3:
-            model.add(layers.TimeDistributed(layers.Dropout(0.25)))
-    model.add(layers.TimeDistributed(layers.Flatten()))
-    model.add(layers.LSTM(32))
-    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
-    return model
-
-
-def _conv_layers() -> list:
-    """The convolutions of the frame-based approaches: Conv2D 16 -> 32 -> 64 (3x3, relu), pooled, then averaged."""
-    return [
-        layers.Conv2D(16, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, padding="same", activation="relu"),
-        layers.GlobalAveragePooling2D(),
-    ]
-
-
-def _frame_cnn(image_size: tuple[int, int], channels: int, num_classes: int, name: str) -> keras.Sequential:
-    """The small 2-D CNN of the frame-based approaches: Conv2D 16 -> 32 -> 64, global pooling, softmax.
-
-    ``channels`` is 3 for one frame (single frame, late fusion) and 3 T for frames stacked on the channel axis
-    (early fusion): the same layers, so those approaches differ only in what reaches the first convolution.
-    """
-    head = [layers.Dropout(0.25), layers.Dense(num_classes, activation="softmax")]
-    return keras.Sequential([keras.Input(shape=(*image_size, channels)), *_conv_layers(), *head], name=name)
-
-
-def _frame_features(image_size: tuple[int, int], channels: int, name: str) -> keras.Sequential:
-    """``_frame_cnn`` without its classifier: the 64 averaged features of its last convolution (a stream)."""
-    return keras.Sequential([keras.Input(shape=(*image_size, channels)), *_conv_layers()], name=name)
-
-
-def baseline(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Late fusion, the course's baseline: classify each frame on its own with a small CNN, average the predictions.
-
-    The frames are fused only at the very end, by averaging: it sees what is in every frame but not the order of
-    the frames, so it cannot tell Grow from Shrink.
-    """
-    model = keras.Sequential(name="baseline")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))
-    model.add(layers.TimeDistributed(_frame_cnn(image_size, 3, num_classes, "frame_classifier"), name="per_frame"))
-    model.add(layers.GlobalAveragePooling1D(name="average_over_time", dtype="float32"))
-    return model
-
-
-def single_frame(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Single frame: the late-fusion baseline's CNN on one frame of the clip, the middle one; time plays no part.
-
-    What a photograph of the action gives away. The clip's other frames are cropped away in the first layer
-    (``Cropping3D`` on the time axis), so the model still takes whole clips like every other.
-    """
-    middle = sequence_length // 2
-    model = keras.Sequential(name="single_frame")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))  # first: oneDNN logs an error on uint8 tensor ops elsewhere
-    model.add(layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame"))
-    model.add(layers.Reshape((*image_size, 3), name="one_frame"))
-    model.add(_frame_cnn(image_size, 3, num_classes, "frame_classifier"))
-    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))  # float32 on mixed precision
-    return model
-
-
-def early_fusion(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Early fusion: the T frames stacked on the channel axis (``H x W x 3T``), one 2-D CNN over the stack.
-
-    Time is fused in the very first convolution, which sees every frame at once and can compare them pixel
-    by pixel; after it, the network no longer knows which frame was which.
-    """
-    model = keras.Sequential(name="early_fusion")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))
-    model.add(layers.Permute((2, 3, 1, 4), name="time_last"))  # [T, H, W, 3] -> [H, W, T, 3]
-    model.add(layers.Reshape((*image_size, 3 * sequence_length), name="stack_frames"))
-    model.add(_frame_cnn(image_size, 3 * sequence_length, num_classes, "stack_classifier"))
-    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))
-    return model
-
-
-def slow_fusion(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Slow fusion: a small C3D-like 3-D CNN, whose 3x3x3 kernels widen their reach in time layer by layer.
-
-    Conv3D 16 -> 32 -> 64 -> 64 (3x3x3, same, relu); the first pooling halves space only (1, 2, 2), the next two
-    space and time (2, 2, 2): the first layers see 3 frames, the last ones the whole clip. Global average
-    pooling, dropout 0.25, softmax.
-    """
-    model = keras.Sequential(name="slow_fusion")
-    model.add(_clip_input(sequence_length, image_size))
-    model.add(layers.Rescaling(1 / 255, name="scale"))
-    for filters, pool in ((16, (1, 2, 2)), (32, (2, 2, 2)), (64, (2, 2, 2)), (64, None)):
-        model.add(layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu"))
-        if pool:
-            model.add(layers.MaxPooling3D(pool, padding="same"))
-    model.add(layers.GlobalAveragePooling3D())
-    model.add(layers.Dropout(0.25))
-    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
-    return model
 
 
 @keras.saving.register_keras_serializable(package="har")
@@ -250,36 +110,6 @@ def pose_model(num_classes: int, sequence_length: int, movenet: bytes) -> keras.
     clips = _clip_input(sequence_length, (POSE_SIZE, POSE_SIZE))
     x = PoseKeypoints(movenet, name="keypoints")(clips)
     return keras.Model(clips, pose_head(num_classes, x), name="pose")
-
-
-def two_stream(num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64)) -> keras.Model:
-    """Two streams: a frame stream on the middle frame, a flow stream on the stacked optical flow, fused by a layer.
-
-    The clips carry five channels, RGB and the flow's x and y (``har.video.FlowMaker``; build the dataset with
-    ``flow=True``). The frame stream is the single-frame model's CNN; the flow stream stacks the T flow fields on
-    the channel axis (2T channels) into the same convolutions, as Simonyan and Zisserman (2014) stacked theirs. The
-    two streams' 64 features each are concatenated and one softmax reads them, so training learns how much each
-    stream counts: on the real sample that scored 16 points above averaging the two streams' scores
-    (``benchmarks/bench_flow.py``).
-    """
-    from har.video import FLOW_CHANNELS, FLOW_UNITS
-
-    middle = sequence_length // 2
-    clips = keras.Input(shape=(sequence_length, *image_size, FLOW_CHANNELS), dtype="uint8", name="frames")
-    x = layers.Rescaling(1 / 255, name="scale")(clips)  # all five channels to [0, 1] first, as every model does
-    frame = layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame")(x)
-    frame = layers.Reshape((*image_size, FLOW_CHANNELS), name="one_frame")(frame)
-    frame = Channels(0, 3, name="rgb")(frame)
-    frame = _frame_features(image_size, 3, "frame_stream")(frame)
-    flow = Channels(3, FLOW_CHANNELS, name="flow")(x)
-    flow = layers.Rescaling(255 / FLOW_UNITS, offset=-128 / FLOW_UNITS, name="to_pixels")(flow)  # displacement
-    flow = layers.Permute((2, 3, 1, 4), name="time_last")(flow)  # [T, H, W, 2] -> [H, W, T, 2]
-    flow = layers.Reshape((*image_size, 2 * sequence_length), name="stack_flow")(flow)
-    flow = _frame_features(image_size, 2 * sequence_length, "flow_stream")(flow)
-    both = layers.Concatenate(name="fuse")([frame, flow])
-    both = layers.Dropout(0.25, name="dropout")(both)
-    scores = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classify")(both)
-    return keras.Model(clips, scores, name="two_stream")
 
 
 #: Backbones whose own preprocessing scales pixels to [-1, 1] (the others here, EfficientNet, take 0-255).
@@ -418,8 +248,143 @@ def build_model(
         "slow_fusion": slow_fusion,
         "two_stream": two_stream,
     }
-    if name not in builders:
-        from har.errors import HarError
+    from har.errors import HarError
 
+    if name not in builders:
         raise HarError(f"unknown model {name!r} (choose from {', '.join(MODEL_NAMES)})")
+    if name == "lrcn" and min(image_size) < 64:
+        raise HarError(f"the LRCN pools frames down by 64: it needs at least 64x64 frames, got {tuple(image_size)}")
     return builders[name](num_classes, sequence_length, tuple(image_size), **kwargs)
+
+
+# --- Written in the notebooks (`make format` copies each `# @save` function here: edit it there) ---
+
+
+# notebooks/04_convlstm.ipynb
+def convlstm(num_classes, sequence_length=20, image_size=(64, 64)):
+    """The tutorial's ConvLSTM: four ConvLSTM2D blocks, then Flatten and a softmax layer."""
+    model = keras.Sequential(name="convlstm")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))  # uint8 pixels to [0, 1]
+    for i, filters in enumerate((4, 8, 14, 16)):
+        model.add(
+            layers.ConvLSTM2D(
+                filters, kernel_size=(3, 3), activation="tanh", recurrent_dropout=0.2, return_sequences=True
+            )
+        )
+        model.add(layers.MaxPooling3D(pool_size=(1, 2, 2), padding="same"))  # over space, not time
+        if i < 3:
+            model.add(layers.TimeDistributed(layers.Dropout(0.2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))  # float32 even on mixed precision
+    return model
+
+
+# notebooks/05_lrcn.ipynb
+def lrcn(num_classes, sequence_length=20, image_size=(64, 64)):
+    """The tutorial's LRCN: a small CNN on every frame (TimeDistributed), then an LSTM over the frames."""
+    model = keras.Sequential(name="lrcn")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))  # uint8 pixels to [0, 1]
+    for i, (filters, pool) in enumerate(((16, 4), (32, 4), (64, 2), (64, 2))):  # frames must be 64x64 or more
+        model.add(layers.TimeDistributed(layers.Conv2D(filters, (3, 3), padding="same", activation="relu")))
+        model.add(layers.TimeDistributed(layers.MaxPooling2D((pool, pool))))
+        if i < 3:
+            model.add(layers.TimeDistributed(layers.Dropout(0.25)))
+    model.add(layers.TimeDistributed(layers.Flatten()))  # each frame: 1 x 1 x 64 -> 64 numbers
+    model.add(layers.LSTM(32))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))  # float32 even on mixed precision
+    return model
+
+
+# notebooks/05_lrcn.ipynb
+def frame_cnn(image_size, channels, num_classes=None, name="frame_cnn"):
+    """The small CNN of the frame-based approaches: Conv2D 16 -> 32 -> 64 and global average pooling (64 features);
+    with num_classes, dropout and a softmax on top. channels: 3 for one frame, more for frames (or flow) stacked."""
+    cnn = keras.Sequential(name=name)
+    cnn.add(keras.Input(shape=(*image_size, channels)))
+    for i, filters in enumerate((16, 32, 64)):
+        cnn.add(layers.Conv2D(filters, 3, padding="same", activation="relu"))
+        cnn.add(layers.MaxPooling2D(2) if i < 2 else layers.GlobalAveragePooling2D())
+    if num_classes:
+        cnn.add(layers.Dropout(0.25))
+        cnn.add(layers.Dense(num_classes, activation="softmax"))
+    return cnn
+
+
+# notebooks/05_lrcn.ipynb
+def baseline(num_classes, sequence_length=20, image_size=(64, 64)):
+    """Late fusion: frame_cnn turns each frame into 64 features on its own (TimeDistributed), each feature keeps its
+    largest value over the frames (max pooling over time), and one softmax reads them."""
+    model = keras.Sequential(name="baseline")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))
+    model.add(layers.TimeDistributed(frame_cnn(image_size, 3, name="frame_features"), name="per_frame"))
+    model.add(layers.GlobalMaxPooling1D(name="max_over_time"))  # the frames meet here; their order is lost
+    model.add(layers.Dropout(0.25))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
+    return model
+
+
+# notebooks/06_approaches.ipynb
+def single_frame(num_classes, sequence_length=20, image_size=(64, 64)):
+    """One frame, the middle one, through frame_cnn: time plays no part."""
+    middle = sequence_length // 2
+    model = keras.Sequential(name="single_frame")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))  # uint8 pixels to [0, 1]
+    model.add(layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame"))
+    model.add(layers.Reshape((*image_size, 3), name="one_frame"))  # [1, H, W, 3] -> [H, W, 3]
+    model.add(frame_cnn(image_size, 3, num_classes, "frame_classifier"))
+    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))  # float32 on mixed precision
+    return model
+
+
+# notebooks/06_approaches.ipynb
+def early_fusion(num_classes, sequence_length=20, image_size=(64, 64)):
+    """The frames stacked on the channel axis (H x W x 3T), one 2-D CNN over the stack."""
+    model = keras.Sequential(name="early_fusion")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))
+    model.add(layers.Permute((2, 3, 1, 4), name="time_last"))  # [T, H, W, 3] -> [H, W, T, 3]
+    model.add(layers.Reshape((*image_size, 3 * sequence_length), name="stack_frames"))  # -> [H, W, 3T]
+    model.add(frame_cnn(image_size, 3 * sequence_length, num_classes, "stack_classifier"))
+    model.add(layers.Activation("linear", dtype="float32", name="probabilities"))
+    return model
+
+
+# notebooks/06_approaches.ipynb
+def slow_fusion(num_classes, sequence_length=20, image_size=(64, 64)):
+    """A small C3D-like 3-D CNN: Conv3D 16 -> 32 -> 64 -> 64 (3x3x3), pooling space first, then space and time."""
+    model = keras.Sequential(name="slow_fusion")
+    model.add(keras.Input(shape=(sequence_length, *image_size, 3), dtype="uint8", name="frames"))
+    model.add(layers.Rescaling(1 / 255, name="scale"))
+    for filters, pool in ((16, (1, 2, 2)), (32, (2, 2, 2)), (64, (2, 2, 2)), (64, None)):
+        model.add(layers.Conv3D(filters, (3, 3, 3), padding="same", activation="relu"))
+        if pool:
+            model.add(layers.MaxPooling3D(pool, padding="same"))
+    model.add(layers.GlobalAveragePooling3D())  # the mean over time and space
+    model.add(layers.Dropout(0.25))
+    model.add(layers.Dense(num_classes, activation="softmax", dtype="float32"))
+    return model
+
+
+# notebooks/06_approaches.ipynb
+def two_stream(num_classes, sequence_length=20, image_size=(64, 64)):
+    """A frame stream on the middle frame and a flow stream on the stacked flow; one softmax reads both."""
+    middle = sequence_length // 2
+    clips = keras.Input(shape=(sequence_length, *image_size, 5), dtype="uint8", name="frames")  # RGB + flow x, y
+    x = layers.Rescaling(1 / 255, name="scale")(clips)
+    frame = layers.Cropping3D(((middle, sequence_length - middle - 1), (0, 0), (0, 0)), name="middle_frame")(x)
+    frame = layers.Reshape((*image_size, 5), name="one_frame")(frame)
+    frame = Channels(0, 3, name="rgb")(frame)
+    frame = frame_cnn(image_size, 3, name="frame_stream")(frame)
+    flow = Channels(3, 5, name="flow")(x)
+    flow = layers.Rescaling(255 / 32, offset=-128 / 32, name="to_pixels")(flow)  # stored as 128 + 32 x pixels
+    flow = layers.Permute((2, 3, 1, 4), name="time_last")(flow)  # [T, H, W, 2] -> [H, W, T, 2]
+    flow = layers.Reshape((*image_size, 2 * sequence_length), name="stack_flow")(flow)
+    flow = frame_cnn(image_size, 2 * sequence_length, name="flow_stream")(flow)
+    both = layers.Concatenate(name="fuse")([frame, flow])  # 64 features of each stream, side by side
+    both = layers.Dropout(0.25, name="dropout")(both)
+    scores = layers.Dense(num_classes, activation="softmax", dtype="float32", name="classify")(both)
+    return keras.Model(clips, scores, name="two_stream")

@@ -212,12 +212,12 @@ def assemble_pose(movenet: MoveNet, head):
     return model
 
 
-def save_pose_bundle(model, path: str | os.PathLike, dataset, result) -> Path:
+def save_pose_bundle(model, path: str | os.PathLike, dataset, fit_indices, history: dict) -> Path:
     """Save ``assemble_pose``'s model as a bundle, as ``har.features.save_assembled`` saves the pretrained one."""
     from har.features import save_cache_bundle
 
     movenet = dataset.settings.get("backbone_weights")
-    return save_cache_bundle(model, path, dataset, result, model="pose", movenet=movenet)
+    return save_cache_bundle(model, path, dataset, fit_indices, history, model="pose", movenet=movenet)
 
 
 def keypoint_scores(dataset) -> dict[str, float]:

@@ -296,14 +296,17 @@ def draw_skeleton(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
 
 def draw_prediction(
     frame: np.ndarray, classes: list[str], probabilities: np.ndarray | None, sequence_length: int,
-    unsure_below: float = UNSURE_BELOW,
+    unsure_below: float = UNSURE_BELOW, true_class: str | None = None,
 ) -> np.ndarray:  # fmt: skip
     """Draw what a labelled frame shows (in place): the window's label and confidence, "unsure", or, before the
-    first window is full (``probabilities`` None), that it is collecting frames; grey unless sure."""
+    first window is full (``probabilities`` None), that it is collecting frames; grey unless sure. With
+    ``true_class`` (a video whose actions are known), the truth beside it."""
     if probabilities is None:
-        return draw_label(frame, f"collecting {sequence_length} frames...", (200, 200, 200))
-    text = window_text(classes, probabilities, unsure_below)
-    return draw_label(frame, text, (200, 200, 200) if text.startswith("unsure") else (255, 255, 255))
+        text, colour = f"collecting {sequence_length} frames...", (200, 200, 200)
+    else:
+        text = window_text(classes, probabilities, unsure_below)
+        colour = (200, 200, 200) if text.startswith("unsure") else (255, 255, 255)
+    return draw_label(frame, text if true_class is None else f"{text}  (true: {true_class})", colour)
 
 
 # --- sliding-window prediction -----------------------------------------------------------------------
@@ -388,6 +391,7 @@ def predict_on_video(
     max_frames: int | None = None,
     unsure_below: float = UNSURE_BELOW,
     cuts: bool = True,
+    truth: list[tuple[float, float, str]] | None = None,
     progress: bool = True,
 ) -> WindowPredictions:
     """Label every frame of a video with the action of the window of frames that ends there.
@@ -402,7 +406,8 @@ def predict_on_video(
     A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
     ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
     is written to an H.264 MP4 with its label and confidence drawn on it (same frame count and fps), or
-    "unsure" when the confidence is below ``unsure_below``.
+    "unsure" when the confidence is below ``unsure_below``, and with ``truth`` (start s, end s, class: a video whose
+    actions are known, as ``JoinedClips.truth`` gives them) the true action beside it.
     Raises ``ClipTooShortError`` (and leaves no file) when fewer frames decode than the first window needs.
     """
     if stride < 1 or smooth < 1:
@@ -416,7 +421,8 @@ def predict_on_video(
             info, frames = stream.info, iter(stream)
         return _label_frames(
             predictor, source, info, frames, stack, out, stride=stride, smooth=smooth, batch_size=batch_size,
-            chunk_size=chunk_size, max_frames=max_frames, unsure_below=unsure_below, cuts=cuts, progress=progress,
+            chunk_size=chunk_size, max_frames=max_frames, unsure_below=unsure_below, cuts=cuts, truth=truth,
+            progress=progress,
         )  # fmt: skip
 
 
@@ -435,6 +441,7 @@ def _label_frames(
     max_frames,
     unsure_below,
     cuts,
+    truth,
     progress,
 ) -> WindowPredictions:
     import time
@@ -486,7 +493,8 @@ def _label_frames(
                 probabilities.append(shown)
                 next_end += 1
             if writer is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                draw_prediction(frame, predictor.classes, shown, need, unsure_below)
+                true_class = next((name for a, b, name in truth or () if a <= index / fps < b), None)
+                draw_prediction(frame, predictor.classes, shown, need, unsure_below, true_class)
                 writer.write(frame)
         tail = buffer[-(span - 1) :] if span > 1 else buffer[:0]
         seen += len(chunk)

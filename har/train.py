@@ -1,8 +1,10 @@
-"""Training: the uint8 ``tf.data`` input pipeline, distribution strategy, seeds, and ``fit`` with callbacks.
+"""Training: the seed, the distribution strategy, and the plumbing around the recipe notebook 04 teaches.
 
-The pipeline never copies the dataset: it shuffles *indices*, and each batch gathers its clips from the
-uint8 array (4 bytes fewer per pixel than float32, and 4x less to move to a GPU). The model scales
-pixels to [0, 1] in its first layer.
+The recipe is written in notebook 04 and copied to the end of this module (``# @save``, d2l's way): the ``tf.data``
+input pipeline, ``clip_batches``, which never copies the dataset (it shuffles *indices*, and each batch gathers its
+clips from the uint8 array: the model scales pixels itself), and ``fit_model``, Keras' ``compile`` and ``fit`` with
+early stopping. Here: what they need around them (mirroring, an atomic checkpoint, the seconds of an epoch), and
+``train_model``/``fit_split``, which run them on a dataset and save a bundle, as the command line does.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
+from tqdm.keras import TqdmCallback
 
-from har import TIME_JITTER
 from har.backend import keras, tf
 from har.bundle import bundle_metadata, save_bundle
 from har.dataset import Dataset
 from har.errors import HarError
-from har.splits import Split, validation_split
+from har.splits import DEFAULT_SEED, Split, validation_split
 from har.video import FLOW_CHANNELS
 
 
@@ -46,14 +49,7 @@ def set_seed(seed: int) -> None:
 
 
 def get_strategy() -> tf.distribute.Strategy:
-    """A TPU strategy on a Colab TPU, ``MirroredStrategy`` on several GPUs, otherwise the default strategy."""
-    try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
-        tf.config.experimental_connect_to_cluster(resolver)
-        tf.tpu.experimental.initialize_tpu_system(resolver)
-        return tf.distribute.TPUStrategy(resolver)
-    except (ValueError, RuntimeError, tf.errors.NotFoundError):
-        pass
+    """``MirroredStrategy`` on several GPUs (each trains on a share of every batch), otherwise the default strategy."""
     if len(tf.config.list_logical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
@@ -78,7 +74,7 @@ def training_strategy() -> tf.distribute.Strategy:
     Build models under ``training_strategy().scope()``; ``train_model`` compiles and fits them under the
     strategy they were built in. The notebooks and the command line both start training this way, so a
     Colab GPU with tensor cores trains in ``mixed_float16`` (the models keep a float32 softmax) and several
-    GPUs or a TPU share the batches, with nothing to change in the lesson's code.
+    GPUs share the batches, with nothing to change in the lesson's code.
     """
     global _STRATEGY
     if _STRATEGY is None:
@@ -88,82 +84,22 @@ def training_strategy() -> tf.distribute.Strategy:
     return _STRATEGY
 
 
-def flip_clips(clips: tf.Tensor) -> tf.Tensor:
-    """Mirror each clip left-right with probability 1/2, the same way for all of its frames.
+def flip_clips(clips: tf.Tensor, axis: int = 3) -> tf.Tensor:
+    """Flip each clip with probability 1/2, every frame alike: left-right (``axis=3``, mirroring) or upside down
+    (``axis=2``).
 
-    Only for classes that look the same mirrored: it turns SlideLeft into SlideRight and a clockwise spin
-    into a counter-clockwise one, so the demo dataset trains without it. Clips with optical flow (5 channels)
-    have their flow's x turned round as well (``128 + d`` becomes ``128 - d``): mirrored motion goes the other way.
+    Only for classes that keep their name when flipped: mirroring turns SlideLeft into SlideRight (the demo then
+    trains without it), and nobody rides a horse upside down, but the demo's growing and stretching shapes stay what
+    they are either way. Clips with optical flow (5 channels) have the flow's x (or y) turned round as well
+    (``128 + d`` becomes ``128 - d``): flipped motion goes the other way.
     """
     flip = tf.random.uniform((tf.shape(clips)[0], 1, 1, 1, 1)) < 0.5
-    mirrored = tf.reverse(clips, axis=[3])
+    flipped = tf.reverse(clips, axis=[axis])
     if clips.shape[-1] == FLOW_CHANNELS:
-        flow_x = tf.cast(256 - tf.cast(mirrored[..., 3:4], tf.int32), tf.uint8)  # stored as 1..255, so exact
-        mirrored = tf.concat([mirrored[..., :3], flow_x, mirrored[..., 4:]], axis=-1)
-    return tf.where(flip, mirrored, clips)
-
-
-def jitter_time(clips: tf.Tensor, amount: float = 0.25) -> tf.Tensor:
-    """Resample each clip's frames over a random part of its time span: a random speed-up or slow-down.
-
-    Each clip keeps its frames in order, but starts up to ``amount`` of its length late and ends up to
-    ``amount`` early, resampled back to ``T`` frames (some frames repeat). The model then sees each action
-    at several paces, as a sliding window over a video may show it; the order of frames, which tells Grow
-    from Shrink, is never reversed.
-    """
-    length = clips.shape[1] if clips.shape[1] is not None else tf.shape(clips)[1]
-    batch = tf.shape(clips)[0]
-    last = tf.cast(length - 1, tf.float32)
-    cut = tf.random.uniform((batch, 2), 0.0, amount) * last
-    start, end = cut[:, :1], last - cut[:, 1:]
-    steps = tf.linspace(0.0, 1.0, length)[None, :]
-    indices = tf.cast(tf.round(start + (end - start) * steps), tf.int32)
-    return tf.gather(clips, indices, batch_dims=1)
-
-
-def make_pipeline(
-    frames,
-    labels: np.ndarray,
-    indices: np.ndarray,
-    *,
-    batch_size: int = 4,
-    shuffle: bool = False,
-    augment: bool = False,
-    time_jitter: float = 0.0,
-    drop_remainder: bool = False,
-    seed: int = 27,
-) -> tf.data.Dataset:
-    """A ``tf.data`` pipeline of (uint8 clips, int labels) batches over ``frames[indices]``, prefetched.
-
-    ``frames`` is the dataset's frames, or what ``Dataset.inputs`` gives a model reading optical flow.
-
-    Shuffles the index list each epoch when ``shuffle``; gathers one batch at a time from the uint8 array.
-    ``drop_remainder`` leaves out the last, short batch so that every batch has the same, static size,
-    which lets TensorFlow build a faster graph (the way Keras batches NumPy arrays); for a shuffled
-    training set no clip is left out for good, only a different few in each epoch. ``augment`` mirrors clips
-    (``flip_clips``); ``time_jitter`` resamples their time span (``jitter_time``, 0 for none).
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    drop_remainder = drop_remainder and len(indices) >= batch_size
-    batch_shape = batch_size if drop_remainder else None
-
-    def gather(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return frames[batch], labels[batch].astype(np.int64)
-
-    def load(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        clips, targets = tf.numpy_function(gather, [batch], (tf.as_dtype(frames.dtype), tf.int64))
-        clips = tf.ensure_shape(clips, (batch_shape, *frames.shape[1:]))
-        if augment:
-            clips = flip_clips(clips)
-        if time_jitter > 0:
-            clips = jitter_time(clips, time_jitter)
-        return clips, tf.ensure_shape(targets, (batch_shape,))
-
-    data = tf.data.Dataset.from_tensor_slices(indices)
-    if shuffle:
-        data = data.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size, drop_remainder=drop_remainder)
-    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        c = 3 if axis == 3 else 4  # the flow's x for a left-right flip, its y for an upside-down one
+        turned = tf.cast(256 - tf.cast(flipped[..., c : c + 1], tf.int32), tf.uint8)  # stored as 1..255, so exact
+        flipped = tf.concat([flipped[..., :c], turned, flipped[..., c + 1 :]], axis=-1)
+    return tf.where(flip, flipped, clips)
 
 
 class BestCheckpoint(keras.callbacks.Callback):
@@ -250,79 +186,79 @@ def train_model(
     patience: int = 10,
     learning_rate: float = 1e-3,
     augment: bool = False,
-    time_jitter: float = TIME_JITTER,
-    seed: int = 27,
+    upside_down: bool = False,
+    seed: int = DEFAULT_SEED,
     out: str | os.PathLike | None = None,
     metadata: dict | None = None,
     callbacks: list | None = None,
     verbose: int | str = "auto",
 ) -> TrainResult:
-    """Compile and fit ``model`` on ``dataset`` (Adam, sparse categorical cross-entropy, accuracy).
+    """Notebook 04's recipe on ``dataset``: ``clip_batches`` of the clips ``fit_indices`` (mirrored with ``augment``,
+    turned upside down with ``upside_down``; never a feature cache's vectors, which have no left and right) and
+    ``val_indices``, then ``fit_model``.
 
-    EarlyStopping watches ``val_loss`` and restores the best weights. With ``out`` (a ``.keras`` path), a
-    checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the final model is saved
-    at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``. ``callbacks`` are
-    extra Keras callbacks (a learning-rate schedule, say), run after the built-in ones.
-    ``augment`` mirrors clips left-right (not a feature cache's vectors, which have no left and right);
-    ``time_jitter`` resamples each clip's time span (``jitter_time``).
-    Bad arguments (no epochs, one class, a bundle name that is not ``.keras``) raise ``HarError`` before
-    any training starts.
+    With ``out`` (a ``.keras`` path), a checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the
+    final model is saved at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``.
+    ``callbacks`` are extra Keras callbacks (a learning-rate schedule, say). Bad arguments (no epochs, one class, a
+    bundle name that is not ``.keras``) raise ``HarError`` before any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
-                             patience=patience, learning_rate=learning_rate, out=out,
-                             time_jitter=time_jitter)  # fmt: skip
-    with model.distribute_strategy.scope():  # the strategy the model was built under (training_strategy)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-    built_in: list[keras.callbacks.Callback] = [
-        EpochClock(),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, mode="min", restore_best_weights=True),
-    ]
+                             patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip
     files: dict[str, Path] = {}
+    extra = list(callbacks or [])
     if out is not None:
         out = Path(out)
         logs = out.with_name(f"{out.stem}_logs")
         logs.mkdir(parents=True, exist_ok=True)
         files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
-        built_in += [BestCheckpoint(files["checkpoint"]), HistoryCSV(files["history"])]
+        extra.insert(0, HistoryCSV(files["history"]))
     inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
-    augment = augment and len(inputs.shape) == 5  # a feature cache's vectors [N, T, D] have no left and right
-    train_data = make_pipeline(
-        inputs,
-        dataset.labels,
-        fit_indices,
-        batch_size=batch_size,
-        shuffle=True,
-        augment=augment,
-        time_jitter=time_jitter,
-        drop_remainder=True,
-        seed=seed,
-    )
-    val_data = make_pipeline(inputs, dataset.labels, val_indices, batch_size=batch_size)
-    fit = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=epochs,
-        callbacks=built_in + list(callbacks or []),
-        shuffle=False,
-        verbose=verbose,
-    )
-    result = TrainResult(model, dict(fit.history), np.asarray(fit_indices), np.asarray(val_indices), files=files)
+    frames = len(inputs.shape) == 5  # a feature cache's vectors [N, T, D] have no left and right
+    train_data = clip_batches(inputs, dataset.labels, fit_indices, batch_size, training=True, mirror=augment and frames,
+                              upside_down=upside_down and frames, seed=seed)  # fmt: skip
+    validation_data = clip_batches(inputs, dataset.labels, val_indices, batch_size)
+    if verbose == 2:  # a log, as Keras' verbose=2: a line an epoch on stdout, where a bar would fill stderr
+
+        def log(epoch, logs):
+            print(", ".join([f"epoch {epoch + 1}/{epochs}", *(f"{k} {v:.4g}" for k, v in logs.items())]), flush=True)
+
+        extra.append(keras.callbacks.LambdaCallback(on_epoch_end=log))
+    history = fit_model(model, train_data, validation_data, epochs=epochs, patience=patience,
+                        learning_rate=learning_rate, checkpoint=files.get("checkpoint"), callbacks=extra,
+                        progress=verbose not in (0, 2))  # fmt: skip
+    result = TrainResult(model, dict(history.history), np.asarray(fit_indices), np.asarray(val_indices), files=files)
     if out is not None:
-        info = bundle_metadata(
-            dataset.classes, dataset.sequence_length, dataset.image_size, model=model.name, **(metadata or {})
-        )
-        info["epochs_run"] = len(result.history.get("loss", []))
-        seconds = result.history.get("epoch_seconds", [])
-        info["epoch_seconds"] = round(float(np.median(seconds)), 2) if seconds else None  # the approaches table
-        steps = dataset.frame_steps(fit_indices)
-        info["frame_step"] = window_frame_step(dataset, fit_indices)  # the sliding window's (har.predict)
-        info["training_frame_step"] = round(float(np.median(steps)), 2) if len(steps) else None
+        info = training_metadata(dataset, fit_indices, result.history, model=model.name, **(metadata or {}))
         result.bundle = save_bundle(model, out, info)
     return result
+
+
+def training_metadata(dataset, fit_indices: np.ndarray, history: dict, **extra) -> dict:
+    """What a bundle carries of its training: the dataset's classes, sizes and fingerprint (``har.bundle.trained_on``),
+    the epochs run and their median seconds (notebook 06's table), and the pace of the training clips, which the
+    sliding window keeps (``frame_step``); and ``extra``."""
+    steps = dataset.frame_steps(fit_indices)
+    seconds = history.get("epoch_seconds", [])
+    return bundle_metadata(
+        dataset.classes, dataset.sequence_length, dataset.image_size, **extra,
+        data_fingerprint=dataset.settings.get("fingerprint"), epochs_run=len(history.get("loss", [])),
+        epoch_seconds=round(float(np.median(seconds)), 2) if seconds else None,
+        frame_step=window_frame_step(dataset, fit_indices),
+        training_frame_step=round(float(np.median(steps)), 2) if len(steps) else None,
+    )  # fmt: skip
+
+
+def describe_fit(history: dict, epochs: int) -> str:
+    """One line on how training ended: which epoch's weights early stopping restored, and whether the cap of
+    ``epochs`` ended it first, the validation loss still falling at the last epoch (more epochs would help)."""
+    losses = history["val_loss"]
+    best, ran = int(np.argmin(losses)) + 1, len(losses)
+    line = f"{ran} epochs; the weights of the best, epoch {best} (validation loss {losses[best - 1]:.3f}), restored"
+    if ran < epochs:
+        return line + ": early stopping ended it"
+    if best == ran:
+        return line + f": the cap of {epochs} epochs ended it while the validation loss still fell (raise EPOCHS)"
+    return line + f": the cap of {epochs} epochs ended it, before early stopping would have"
 
 
 def check_training_arguments(
@@ -335,7 +271,6 @@ def check_training_arguments(
     patience: int,
     learning_rate: float,
     out: str | os.PathLike | None = None,
-    time_jitter: float = 0.0,
 ) -> None:
     """Raise ``HarError`` for training that cannot mean anything, before any time is spent on it."""
     if epochs < 1 or batch_size < 1 or patience < 0 or not learning_rate > 0:
@@ -343,8 +278,6 @@ def check_training_arguments(
             f"epochs and batch size must be at least 1, patience at least 0 and the learning rate above 0 "
             f"(got epochs={epochs}, batch_size={batch_size}, patience={patience}, learning_rate={learning_rate})"
         )
-    if not 0 <= time_jitter < 0.5:
-        raise HarError(f"time_jitter is the share of a clip cut at each end, from 0 to below 0.5 (got {time_jitter})")
     if out is not None and Path(out).suffix != ".keras":
         raise HarError(f"{out}: model bundles are .keras files (Keras 3 does not save .h5 bundles)")
     trained = np.unique(dataset.labels[np.asarray(fit_indices, dtype=np.int64)])
@@ -373,19 +306,15 @@ def fit_split(
     """
     inner = validation_split(split, dataset.labels, dataset.groups, validation_fraction, classes=dataset.classes)
     if max_clips is not None:
-        rng = np.random.default_rng(kwargs.get("seed", 27))
+        rng = np.random.default_rng(kwargs.get("seed", DEFAULT_SEED))
         fit, val = rng.permutation(inner.train)[:max_clips], rng.permutation(inner.test)[:max_clips]
         inner = replace(inner, train=fit, test=val)
-    metadata = {
-        "split": split.describe(),
-        "data_fingerprint": dataset.settings.get("fingerprint"),
-        **kwargs.pop("metadata", {}),
-    }
+    metadata = {"split": split.describe(), **kwargs.pop("metadata", {})}
     return train_model(model, dataset, inner.train, inner.test, metadata=metadata, **kwargs)
 
 
 def find_or_train(
-    name: str, cache: str | os.PathLike, out: str | os.PathLike, *, epochs: int, seed: int = 27, **options
+    name: str, cache: str | os.PathLike, out: str | os.PathLike, *, epochs: int, seed: int = DEFAULT_SEED, **options
 ) -> Path:
     """The model bundle ``out`` when notebooks 04/05 saved it for this dataset, else that model trained here.
 
@@ -416,3 +345,61 @@ def find_or_train(
                        metadata=build_metadata(name, **options))  # fmt: skip
     print(f"trained in {time.perf_counter() - start:.0f} s ({len(result.history['loss'])} epochs) -> {out}")
     return out
+
+
+# --- Written in the notebooks (`make format` copies each `# @save` function here: edit it there) ---
+
+
+# notebooks/04_convlstm.ipynb
+def clip_batches(clips, labels, indices, batch_size, *, training=False, mirror=False, upside_down=False, seed=27):
+    """(clips, labels) batches of clips[indices] as a tf.data pipeline that gathers one batch at a time from the
+    uint8 array. Training batches are shuffled each epoch and all of batch_size clips; mirror and upside_down flip
+    clips at random, left-right and upside down."""
+    indices = np.asarray(indices, dtype=np.int64)
+    data = tf.data.Dataset.from_tensor_slices(indices)
+    if training:
+        data = data.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+    size = batch_size if training and len(indices) >= batch_size else None  # None: the last batch may be short
+    data = data.batch(batch_size, drop_remainder=size is not None)
+
+    def gather(batch):  # runs in NumPy: only this batch's clips leave the array
+        return clips[batch], labels[batch].astype(np.int64)
+
+    def load(batch):
+        x, y = tf.numpy_function(gather, [batch], (tf.as_dtype(clips.dtype), tf.int64))
+        x, y = tf.ensure_shape(x, (size, *clips.shape[1:])), tf.ensure_shape(y, (size,))
+        if mirror:
+            x = flip_clips(x)  # left-right
+        if upside_down:
+            x = flip_clips(x, axis=2)
+        return x, y
+
+    return data.map(load, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+# notebooks/04_convlstm.ipynb
+def fit_model(
+    model, train_data, validation_data, *, epochs, patience, learning_rate, checkpoint=None, callbacks=(), progress=True
+):
+    """The course's recipe: Adam on the cross-entropy; early stopping on the validation loss, the best epoch's
+    weights restored and, with checkpoint (a .keras path), saved there as training goes; a progress bar of the
+    epochs. Returns Keras' History."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    watch = [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        EpochClock(),  # the seconds of each epoch, in the history: notebook 06 compares them
+    ]
+    if checkpoint is not None:
+        watch.append(BestCheckpoint(checkpoint))
+    if progress:  # one bar, the epochs, with the last epoch's figures beside it (Keras' own log is a line an epoch)
+        watch.append(TqdmCallback(verbose=0, tqdm_class=tqdm, desc=f"training {model.name}"))
+    return model.fit(
+        train_data,
+        validation_data=validation_data,
+        epochs=epochs,
+        callbacks=[*watch, *callbacks],
+        shuffle=False,  # clip_batches shuffles the training clips itself
+        verbose=0,
+    )

@@ -8,18 +8,24 @@ The notebooks are the source of the course: edit them in Jupyter or Colab, save,
   the code of every solution cell (tagged ``solution``) again, in Jupyter and in Colab;
 - trims blank lines at the start and end of every cell;
 - sorts the imports and formats the code cells with ruff, with the settings of ``pyproject.toml``;
-- writes the JSON the way nbformat does (one-space indent, sorted keys, a newline at the end).
+- writes the JSON the way nbformat does (one-space indent, sorted keys, a newline at the end);
+- copies every function a notebook marks ``# @save har.MODULE`` (the line right above it) to the end of that module
+  of the course package, below the line ``SAVED``, in notebook order: the lesson's code is the package's, written
+  once, in the notebook (d2l's ``#@save``). The command line trains the very models and recipe the notebooks teach.
 
 Formatting a formatted notebook changes nothing. With ``--check`` nothing is written: the notebooks
-that are not formatted are listed with what is wrong, and the exit code is 1.
+that are not formatted, and the modules whose saved functions differ from the notebooks', are listed with what is
+wrong, and the exit code is 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
 
 import nbformat
@@ -41,6 +47,12 @@ KEPT_CELL_METADATA = ("tags",)
 #: Jupyter Notebook (``source_hidden``) and in Colab (a form cell shows its ``# @title`` line only).
 SOLUTION_METADATA = {"jupyter": {"source_hidden": True}, "cellView": "form"}
 _CELL_ID = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+
+
+#: The line that marks the function (or class) right under it as the course package's: ``# @save har.models``.
+SAVE_MARK = re.compile(r"^# @save (har\.\w+)$")
+#: Where each module's saved functions start: everything above it is written by hand, everything below by this script.
+SAVED = "# --- Written in the notebooks (`make format` copies each `# @save` function here: edit it there) ---"
 
 
 class FormatError(Exception):
@@ -113,6 +125,62 @@ def problems(text: str, formatted: str) -> list[str]:
     return found
 
 
+def saved_functions(paths: list[Path]) -> dict[str, list[str]]:
+    """Module -> the source of every function (or class) the notebooks mark ``# @save MODULE``, in notebook order,
+    each after a comment naming its notebook. Solutions are exercises, not the lesson: their marks do not count."""
+    saved: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code" or "solution" in cell.metadata.get("tags", []):
+                continue
+            lines = cell.source.splitlines()
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError as error:
+                raise FormatError(f"{path}: a code cell is not valid Python ({error})") from None
+            for node in tree.body:
+                first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+                mark = SAVE_MARK.match(lines[first - 2].strip()) if first >= 2 else None
+                if mark:
+                    source = "\n".join(lines[first - 1 : node.end_lineno])
+                    saved[mark.group(1)].append(f"# notebooks/{path.name}\n{source}")
+    return saved
+
+
+def module_path(module: str) -> Path:
+    """The file of a module of the course package (``har.models`` -> ``har/models.py``)."""
+    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def with_saved(text: str, functions: list[str]) -> str:
+    """A module's text with its saved part (below ``SAVED``) replaced by ``functions``, or removed when none."""
+    head = text.split("\n" + SAVED + "\n", 1)[0].rstrip("\n") + "\n"
+    return head if not functions else head + "\n\n" + SAVED + "\n\n\n" + "\n\n\n".join(functions) + "\n"
+
+
+def sync_saved(paths: list[Path], *, check: bool) -> list[str]:
+    """Write (or with ``check``, compare) the saved part of every module the notebooks save into, and of every
+    module that has one; return what is out of step, in words."""
+    saved = saved_functions(paths)
+    having = {f"har.{path.stem}" for path in (ROOT / "har").glob("*.py") if SAVED in path.read_text()}
+    modules = set(saved) | having
+    stale = []
+    for module in sorted(modules):
+        path = module_path(module)
+        if not path.is_file():
+            raise FormatError(f"`# @save {module}`: there is no {path.relative_to(ROOT)} to save into")
+        text = path.read_text(encoding="utf-8")
+        wanted = with_saved(text, saved.get(module, []))
+        if wanted == text:
+            continue
+        if check:
+            stale.append(f"{path.relative_to(ROOT)}: not the notebooks' `# @save {module}` functions")
+        else:
+            path.write_text(wanted, encoding="utf-8")
+            print(f"wrote the notebooks' saved functions into {path.relative_to(ROOT)}")
+    return stale
+
+
 def notebook_paths(names: list[str]) -> list[Path]:
     """The notebooks named, or every course notebook."""
     return [Path(name) for name in names] if names else sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -143,6 +211,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"formatted {path}")
     if failed and args.check:
         print(f"{len(failed)} notebook(s) not formatted: {FIX}", file=sys.stderr)
+    if not args.notebooks and not failed:  # the whole course: the package's saved functions come from it
+        try:
+            stale = sync_saved(notebook_paths([]), check=args.check)
+        except FormatError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        for line in stale:
+            print(line, file=sys.stderr)
+        if stale:
+            print(f"the package is not in step with the notebooks: {FIX}", file=sys.stderr)
+            return 1
     return 1 if failed else 0
 
 

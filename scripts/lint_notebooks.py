@@ -70,7 +70,7 @@ QUICK = quick_mode()  # HAR_QUICK=1 (CI, `make demo`): the demo dataset and few 
 DATASET = "demo" if QUICK else "ucf50"
 # Classes to use, in label order: UCF50's tutorial four; None takes every class folder (the demo, your own folder)
 CLASSES = list(har.TUTORIAL_CLASSES) if DATASET == "ucf50" else None
-SEQUENCE_LENGTH = har.SEQUENCE_LENGTH  # frames per clip (20)
+SEQUENCE_LENGTH = 8 if QUICK else har.SEQUENCE_LENGTH  # frames per clip: the tutorial's 20; 8 on a CPU
 IMAGE_SIZE = har.IMAGE_HEIGHT  # frames are IMAGE_SIZE x IMAGE_SIZE (64)
 SEED = 27  # the tutorial's seed"""
 

@@ -6,6 +6,10 @@ Quick mode (the demo dataset, few epochs) unless ``--full``. Stops at the first 
 ``overrides`` follows papermill's convention: code injected as a new cell, tagged ``injected-parameters``,
 right after the cell tagged ``parameters``, so a run can change a notebook's knobs without the notebook
 holding any code for it (``scripts/rehearse.py`` uses it for the full-mode rehearsal).
+
+Notebooks 04 and 05 need only 02's cache and nothing of each other: on two cores or more they run side by side
+(``SIDE_BY_SIDE``), each in its own kernel with one TensorFlow thread (``ONE_THREAD``). Their small models keep about
+one core busy anyway, and two kernels of two threads each on two cores slowed the ConvLSTM by half.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -21,6 +26,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
+#: Notebooks that may run at the same time: each needs only earlier notebooks' files, none the other's.
+SIDE_BY_SIDE = ("04_convlstm", "05_lrcn")
+#: What each kernel of a side-by-side step is given: one thread for TensorFlow's operations (and OpenMP's, oneDNN's).
+ONE_THREAD = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": "1"}
 
 
 def run_notebooks(
@@ -53,11 +62,7 @@ def run_notebooks(
     try:
         return _run(paths, out_dir, timeout, overrides or {})
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        _restore(saved)
 
 
 def inject_parameters(notebook: nbformat.NotebookNode, code: str) -> None:
@@ -70,29 +75,57 @@ def inject_parameters(notebook: nbformat.NotebookNode, code: str) -> None:
 
 
 def _run(paths: list[Path], out_dir: Path | None, timeout: int, overrides: dict[str, str]) -> list[tuple[str, float]]:
+    steps: list[list[Path]] = []
+    for path in paths:  # consecutive notebooks of SIDE_BY_SIDE share a step, on cores of their own
+        together = steps and path.stem in SIDE_BY_SIDE and all(p.stem in SIDE_BY_SIDE for p in steps[-1])
+        if together and (os.cpu_count() or 1) > 1:
+            steps[-1].append(path)
+        else:
+            steps.append([path])
     timings = []
-    for path in paths:
-        notebook = nbformat.read(path, as_version=4)
-        code = "\n".join(overrides[key] for key in ("*", path.stem) if overrides.get(key))
-        if code:
-            inject_parameters(notebook, "# Injected by the runner (papermill's convention)\n" + code)
-        start = time.perf_counter()
-        client = NotebookClient(
-            notebook,
-            timeout=timeout,
-            kernel_name="python3",
-            resources={"metadata": {"path": str(NOTEBOOKS)}},
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its "running over TCP" warning
-        )
+    for step in steps:
+        threads = ONE_THREAD if len(step) > 1 else {}
+        saved = {name: os.environ.get(name) for name in threads}
+        os.environ.update(threads)  # the kernels inherit it
         try:
-            client.execute()
+            with ThreadPoolExecutor(len(step)) as pool:  # each kernel is a process of its own: the threads only wait
+                runs = [pool.submit(_run_one, path, out_dir, timeout, overrides) for path in step]
+                timings += [run.result() for run in runs]  # the first failure is raised, once all of the step ended
         finally:
-            if out_dir is not None:
-                Path(out_dir).mkdir(parents=True, exist_ok=True)
-                nbformat.write(notebook, Path(out_dir) / path.name)
-        timings.append((path.stem, time.perf_counter() - start))
-        print(f"ran {path.name} in {timings[-1][1]:.0f} s", flush=True)
+            _restore(saved)
     return timings
+
+
+def _restore(saved: dict[str, str | None]) -> None:
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def _run_one(path: Path, out_dir: Path | None, timeout: int, overrides: dict[str, str]) -> tuple[str, float]:
+    notebook = nbformat.read(path, as_version=4)
+    code = "\n".join(overrides[key] for key in ("*", path.stem) if overrides.get(key))
+    if code:
+        inject_parameters(notebook, "# Injected by the runner (papermill's convention)\n" + code)
+    start = time.perf_counter()
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"],  # not its "running over TCP" warning
+    )
+    try:
+        client.execute()
+    finally:
+        if out_dir is not None:
+            Path(out_dir).mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, Path(out_dir) / path.name)
+    seconds = time.perf_counter() - start
+    print(f"ran {path.name} in {seconds:.0f} s", flush=True)
+    return path.stem, seconds
 
 
 def main() -> None:

@@ -302,7 +302,6 @@ def test_damaged_bundles_are_refused_in_one_line(tmp_path, bundle, metadata, mes
         (["train", "{cache}", "--epochs", "0"], "must be at least 1, got 0"),
         (["train", "{cache}", "--epochs", "-3"], "must be at least 1, got -3"),
         (["train", "{cache}", "--test-size", "0"], "must be between 0 and 1"),
-        (["train", "{cache}", "--time-jitter", "0.5"], "must be from 0 to 0.45 (a share cut at each end of a clip)"),
         (["train", "{cache}", "--out", "{tmp}/m.h5"], "must be a .keras file"),
         (["train", "{bad_labels}"], "labels run from 0 to 7"),
         (["build-dataset", "{tmp}/d", "--classes", "Grow", "Grow", "Shrink"], "named more than once: Grow"),

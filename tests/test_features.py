@@ -81,7 +81,7 @@ def test_the_head_trains_on_features_and_goes_back_behind_the_backbone(tmp_path,
     np.testing.assert_allclose(model.predict_on_batch(clips), head.predict_on_batch(features), atol=1e-5)
     from har.predict import Predictor
 
-    bundle = save_assembled(model, tmp_path / "pretrained.keras", taught, result)
+    bundle = save_assembled(model, tmp_path / "pretrained.keras", taught, result.fit_indices, result.history)
     predictor = Predictor.load(bundle)  # a bundle like any other: its per-frame backbone runs once per frame
     assert predictor.per_frame and predictor.image_size == (96, 96) and predictor.metadata["backbone_weights"] is None
     assert predictor.frame_step >= 1 and predictor.classes == dataset.classes
@@ -97,7 +97,9 @@ def test_a_cached_bundle_is_tested_on_the_dataset_s_clips_through_its_cache(tmp_
     set_seed(27)
     head = feature_head(len(dataset.classes), 6, 576)
     result = fit_split(head, dataset, make_split("group", dataset.labels, dataset.groups), epochs=1, verbose=0)
-    bundle = save_assembled(assemble(report.backbone, head), tmp_path / "pretrained.keras", dataset, result)
+    bundle = save_assembled(
+        assemble(report.backbone, head), tmp_path / "pretrained.keras", dataset, result.fit_indices, result.history
+    )
     # the other models' dataset: the same clips in another order, one of them missing from the cache
     order = [dataset.paths[i] for i in (5, 2, 9, 0)] + ["Grow/v_Grow_g99_c01.avi"]
     other = FeatureDataset(np.zeros((5, 1, 1), np.float16), np.array([dataset.labels[i] for i in (5, 2, 9, 0)] + [0]),

@@ -153,7 +153,7 @@ def test_bad_model_requests_are_refused():
     with pytest.raises(HarError, match="unknown model 'resnet'"):
         build_model("resnet", 4)
     with pytest.raises(HarError, match="at least 64x64"):
-        lrcn(4, 20, (32, 32))
+        build_model("lrcn", 4, 20, (32, 32))  # the LRCN's pooling leaves nothing of smaller frames
 
 
 def test_models_run_on_uint8_clips_without_tensorflow_log_lines():

@@ -202,49 +202,49 @@ def test_an_unformatted_notebook_fails_the_check(tmp_path, damage):
     assert "not formatted" in done.stderr and "run `make format`" in done.stderr
 
 
-@pytest.mark.parametrize(
-    ("notebook", "function"),
-    [("04_convlstm", "convlstm"), ("05_lrcn", "lrcn")]
-    + [("06_approaches", name) for name in ("single_frame", "early_fusion", "slow_fusion", "two_stream")],
-)
-def test_the_model_written_in_the_notebook_is_the_model_of_har(notebook, function):
-    """The lesson's cell and ``har.models`` (what the command line trains) build the same layers."""
-    import keras
-
-    import har.models
-
-    lesson = json.loads((ROOT / "notebooks" / f"{notebook}.ipynb").read_text())
-    source = "".join(code_cell(lesson, f"def {function}(")["source"])
-    namespace: dict = {"keras": keras, "layers": keras.layers}  # imported by an earlier cell of the notebook
-    if "frame_cnn(" in source and "def frame_cnn(" not in source:  # two_stream: the frame CNN is an earlier cell's
-        exec(compile("".join(code_cell(lesson, "def frame_cnn(")["source"]), f"{notebook}.ipynb", "exec"), namespace)
-    source = source.split("\nplot_model_diagram(")[0]  # the function, without the figure the cell draws after it
-    exec(compile(source, f"{notebook}.ipynb", "exec"), namespace)
-    default = keras.config.dtype_policy()
-    try:
-        for policy, args in [(default, (4, 20, (64, 64))), (default, (7, 12, (96, 80))), ("mixed_float16", (4,))]:
-            keras.config.set_dtype_policy(policy)  # mixed precision: the output layer must stay float32 in both
-            in_notebook, in_har = namespace[function](*args), getattr(har.models, function)(*args)
-            assert architecture(in_notebook) == architecture(in_har), (
-                f"{notebook}.ipynb's {function}() and har.models.{function}() differ: change both the same way"
-            )
-    finally:
-        keras.config.set_dtype_policy(default)
+#: What the notebooks write for the command line (`# @save`): each model, notebook 04's recipe, and its bundle.
+SAVED = {
+    "har.models": ["convlstm", "lrcn", "frame_cnn", "baseline", "single_frame", "early_fusion", "slow_fusion",
+                   "two_stream"],
+    "har.train": ["clip_batches", "fit_model"],
+    "har.bundle": ["save_bundle"],
+}  # fmt: skip
 
 
-def architecture(model) -> list:
-    """Input, then each layer's class and configuration, without the names Keras makes up."""
+def test_the_package_takes_the_lessons_code_from_the_notebooks(tmp_path, monkeypatch):
+    """d2l's `#@save`: the models and the recipe are written once, in the notebooks; `make format` copies each function
+    marked `# @save har.MODULE` to the end of that module, and the check fails while the two differ."""
+    import importlib
+    import shutil
 
-    def unnamed(config: dict) -> dict:
-        config = {k: v for k, v in config.items() if k != "name"}
-        if isinstance(config.get("layer"), dict):  # a wrapper (TimeDistributed) and the layer it wraps
-            config["layer"] = {**config["layer"], "config": unnamed(config["layer"]["config"])}
-        if isinstance(config.get("layers"), list):  # a model used as a layer (the frame CNN of 06's approaches)
-            config["layers"] = [{**layer, "config": unnamed(layer["config"])} for layer in config["layers"]]
-        return config
+    import format_notebooks as formatter
 
-    head = [("input", tuple(model.inputs[0].shape), str(model.inputs[0].dtype), model.count_params())]
-    return head + [(type(layer).__name__, unnamed(layer.get_config())) for layer in model.layers]
+    saved = formatter.saved_functions(PATHS)
+    for module, names in SAVED.items():
+        tail = formatter.module_path(module).read_text().split(formatter.SAVED)[1]
+        assert [line.split("(")[0][4:] for line in tail.splitlines() if line.startswith("def ")] == names
+        assert all(f"def {name}(" in "".join(saved[module]) for name in names)
+        assert all(callable(getattr(importlib.import_module(module), name)) for name in names)
+    assert formatter.sync_saved(PATHS, check=True) == []  # in step, as committed
+
+    monkeypatch.setattr(formatter, "ROOT", tmp_path)  # a copy of the package, and a lesson edited in Jupyter
+    shutil.copytree(ROOT / "har", tmp_path / "har")
+    edited = tmp_path / PATHS[3].name
+    nb = nbformat.read(PATHS[3], as_version=4)
+    cell = next(c for c in nb.cells if "def convlstm(" in c.source)
+    cell.source = cell.source.replace("(4, 8, 14, 16)", "(4, 8, 16, 32)")
+    nbformat.write(nb, edited)
+    course = [edited if p == PATHS[3] else p for p in PATHS]
+    assert formatter.sync_saved(course, check=True) == [
+        "har/models.py: not the notebooks' `# @save har.models` functions"
+    ]
+    assert formatter.sync_saved(course, check=False) == []  # what `make format` does: it writes the module
+    assert "(4, 8, 16, 32)" in (tmp_path / "har" / "models.py").read_text()
+    assert formatter.sync_saved(course, check=True) == []
+    cell.source = cell.source.replace("# @save har.models\n", "")  # no longer saved: it leaves the package
+    nbformat.write(nb, edited)
+    formatter.sync_saved(course, check=False)
+    assert "def convlstm(" not in (tmp_path / "har" / "models.py").read_text()
 
 
 def test_the_figures_are_drawn_from_what_they_show():
@@ -284,15 +284,21 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     }
     timings = run_notebooks(out_dir=tmp_path / "executed", workdir=work, quick=True, overrides=overrides)
     assert [name for name, _ in timings] == [p.stem for p in PATHS]
-    assert (work / "data" / "cache_demo_20x64.npz").is_file()
+    assert (work / "data" / "cache_demo_8x64.npz").is_file()  # quick mode: 8 frames a clip
     from har.weights import local_weights
 
     weights = local_weights("MobileNetV2") is not None  # the offline weights folder (make test passes HAR_WEIGHTS)
-    trained = [model for model in har.MODEL_NAMES if weights or model != "pretrained"]
+    from har.demo import NOT_ON_THE_DEMO
+
+    trained = [m for m in har.MODEL_NAMES if (weights or m != "pretrained") and m not in NOT_ON_THE_DEMO]
     assert all((work / "models" / f"{model}.keras").is_file() for model in trained)
-    assert not (work / "models" / "pose.keras").exists()  # the demo has no people: pose is not run on it
+    assert not [m for m in (*NOT_ON_THE_DEMO, "pose") if (work / "models" / f"{m}.keras").exists()]  # chance by design
     table = (work / "models" / "comparison.md").read_text()
     assert all(f"| {m} |" in table for m in ("convlstm", "lrcn", "baseline", *(["pretrained"] if weights else [])))
+    rows = [row.split(" | ") for row in table.splitlines()[2:] if row.startswith("| ")]
+    accuracy = {row[0][2:]: float(row[1].rstrip("%")) for row in rows}
+    assert accuracy["convlstm"] > 50 and accuracy["lrcn"] > 50, table  # the lessons' models learnt (chance: 25 %)
+    assert "4 classes, so chance is 25.0%" in table
     approaches = (work / "models" / "approaches.md").read_text().splitlines()
     assert [row.split(" | ")[1] for row in approaches[2:]] == [m for m in har.APPROACHES if m in trained]  # in order
     assert all(re.search(r"\| \d+\.\d% \| \d+\.\d% \|$", row) for row in approaches[2:])  # no chance stand-ins
@@ -321,7 +327,7 @@ def test_the_series_runs_in_quick_mode(tmp_path):
         ("07_compare_and_evaluate", "plot_per_class_f1("),
         ("07_compare_and_evaluate", "'s mistakes"),  # the best model's mistakes as frame strips
         ("07_compare_and_evaluate", "plot_learning_curve("),  # measured on real clips, drawn in quick mode too
-        ("08_predict_on_youtube_videos", "plot_label_timeline(result)"),
+        ("08_predict_on_youtube_videos", "plot_label_timeline(result, truth=truth)"),
         ("08_predict_on_youtube_videos", "truth=joined.truth()"),  # the timeline of joined clips, truth under it
     ]
     for name, marker in figures:
@@ -339,30 +345,35 @@ def test_the_series_runs_in_quick_mode(tmp_path):
     assert re.search(r"whole clip right \d+%, late window right \d+%: ratio \d\.\d\d", lesson)
     assert re.search(r"shot cuts found: \d+ of the 11 joins, \d+ inside clips", lesson)  # 12 clips joined
     assert re.search(r"frame step \d+, stopping at cuts: False: late windows (\d\.\d\d|nan)x", lesson)  # exercise 4
-    assert re.search(r"a window: 20 frames, one every \d+, so \d+ frames of video", lesson)
-    assert re.search(r"two_stream: \d+ epochs, best validation accuracy \d+\.\d%", printed["06_approaches"])
+    assert re.search(r"a window: 8 frames, one every \d+, so \d+ frames of video", lesson)
+    assert re.search(r"early_fusion: \d+ epochs; the weights of the best, epoch \d+", printed["06_approaches"])
     assert re.search(r"resize \+ flow: \d+\.\d\d ms a frame", printed["06_approaches"])
-    assert re.search(r"8 frames: \d+\.\d%; 20 frames: \d+\.\d%", printed["04_convlstm"])  # solutions' answers
+    assert re.search(r"8 frames: [\d,]+ parameters", printed["04_convlstm"])  # the solutions' answers
+    lesson = printed["04_convlstm"]  # the Keras loop: fit, evaluate, save and load
+    assert re.search(r"\d+ epochs; the weights of the best, epoch \d+ \(validation loss \d\.\d+\), restored", lesson)
+    assert re.search(r"ConvLSTM on \d+ test clips .* accuracy \d+\.\d%, loss \d\.\d+", lesson)
+    assert re.search(r"saved convlstm.keras \(\d\.\d MiB\); loaded back, it scores \d+\.\d%", lesson)
     assert "late fusion: " in printed["05_lrcn"] and "fine_tune_layers=60: " in printed["05_lrcn"]
+    assert re.search(r"LRCN: \d+\.\d% right forwards, \d+\.\d% backwards", printed["05_lrcn"])
 
     if weights:
         cached = r"pretrained at 224x224, average head trained on the feature cache: test accuracy \d+\.\d%"
         assert re.search(cached, printed["05_lrcn"])
-        assert "the frames at 224x224 would take 368 MiB" in printed["05_lrcn"]  # the feature cache, streamed
+        assert "the frames at 224x224 would take 441 MiB" in printed["05_lrcn"]  # the feature cache, streamed
         assert "pretrained: not run" not in printed["06_approaches"]
     else:  # no pretrained weights: not trained, and the notebooks say why instead of showing chance
         assert "pretrained at 224x224: not run: no pretrained weights here" in printed["05_lrcn"]
         assert "pretrained: not run: no pretrained weights here" in printed["06_approaches"]
-    assert "pose: not run: the demo's clips are drawn shapes, with no people" in printed["06_approaches"]
+    assert "pose: not run on the demo: its clips are drawn shapes, with no people" in printed["06_approaches"]
     assert f"{chosen}: the model notebook 07 chose on validation clips" in printed["08_predict_on_youtube_videos"]
-    assert re.search(r"\(2\+1\)-D slow fusion: \d+\.\d% on the test clips", printed["06_approaches"])
+    assert re.search(r"slow_fusion_2plus1: [\d,]+ weights", printed["06_approaches"])
     leak = printed["03_train_test_split"]  # the leak, measured on the demo in UCF50's layout
     assert "UCF50's layout: 192 clips, 4 classes, 16 groups" in leak
     assert re.search(r"nearest look: the random split reports [+-]\d+\.\d points more than the group split", leak)
     evaluation = printed["07_compare_and_evaluate"]
     assert re.search(rf"best on validation: {chosen}, the model notebook 08 labels videos with; on the test clips "
                      r"\d+\.\d%", evaluation)  # fmt: skip
-    assert re.search(r"\w+ gets \d+ of 32 test clips wrong", evaluation)
+    assert re.search(r"\w+ gets \d+ of 96 test clips wrong", evaluation)
     assert not [name for name, text in printed.items() if "triggered tf.function retracing" in text]
     results = readme_results()  # every figure the prose types is printed by a cell, or in the README's results
     assert [(name, unchecked_figures(notebook, results)) for name, notebook in executed.items()] == [

@@ -13,10 +13,9 @@ from har.evaluate import Evaluation, comparison_table, evaluate_model
 from har.models import baseline, lrcn
 from har.splits import make_split
 from har.train import (
+    clip_batches,
     flip_clips,
     get_strategy,
-    jitter_time,
-    make_pipeline,
     set_seed,
     train_model,
     training_strategy,
@@ -41,19 +40,19 @@ def test_pipeline_batches_uint8_clips_with_their_labels():
     frames, labels = numbered_frames(), np.arange(10) % 3
     indices = np.array([7, 2, 5, 9, 0])
     seen = []
-    for x, y in make_pipeline(frames, labels, indices, batch_size=2):
+    for x, y in clip_batches(frames, labels, indices, 2):
         assert x.dtype == tf.uint8 and x.shape[1:] == (3, 4, 4, 3)
         ids = x.numpy()[:, 0, 0, 0, 0]
         np.testing.assert_array_equal(y.numpy(), labels[ids])
         seen += ids.tolist()
     assert seen == indices.tolist()
-    shuffled = [x.numpy()[:, 0, 0, 0, 0] for x, _ in make_pipeline(frames, labels, indices, shuffle=True)]
+    shuffled = [x.numpy()[:, 0, 0, 0, 0] for x, _ in clip_batches(frames, labels, indices, 5, training=True)]
     assert sorted(np.concatenate(shuffled).tolist()) == sorted(indices.tolist())
 
 
 def test_pipeline_never_copies_the_dataset():
     frames = np.zeros((1000, 8, 64, 64, 3), np.uint8)  # 94 MiB; a float32 copy would be 375 MiB
-    pipeline = make_pipeline(frames, np.zeros(1000, int), np.arange(1000), batch_size=4, shuffle=True)
+    pipeline = clip_batches(frames, np.zeros(1000, int), np.arange(1000), 4, training=True)
     tracemalloc.start()
     for _ in pipeline:
         pass
@@ -76,24 +75,6 @@ def test_cpu_setup():
     assert get_strategy().num_replicas_in_sync == 1
     assert use_mixed_precision_if_supported() is False
     assert training_strategy() is training_strategy() and training_strategy().num_replicas_in_sync == 1
-
-
-def test_a_time_jitter_that_would_cut_whole_clips_is_refused(small_cache):
-    from har.errors import HarError
-
-    dataset, _ = small_cache
-    split = make_split("group", dataset.labels, dataset.groups)
-    with pytest.raises(HarError, match="time_jitter is the share of a clip cut at each end"):
-        train_model(lrcn(len(dataset.classes), 8), dataset, split.train, split.test, epochs=1, time_jitter=0.5)
-
-
-def test_time_jitter_keeps_the_order_and_varies_the_pace():
-    clips = tf.constant(np.broadcast_to(np.arange(20, dtype=np.uint8)[None, :, None, None, None], (64, 20, 2, 2, 3)))
-    jittered = jitter_time(clips, 0.25).numpy()[:, :, 0, 0, 0].astype(int)
-    assert jittered.shape == (64, 20) and (np.diff(jittered, axis=1) >= 0).all()  # never backwards in time
-    assert (jittered[:, 0] <= 5).all() and (jittered[:, -1] >= 14).all()  # at most a quarter cut at each end
-    spans = jittered[:, -1] - jittered[:, 0]
-    assert len(set(spans.tolist())) > 4 and spans.max() >= 17 and spans.min() <= 13
 
 
 def test_training_under_mixed_precision_keeps_a_float32_softmax(small_cache):
@@ -283,12 +264,12 @@ def test_saving_a_cache_is_unaffected_by_training_imports(tmp_path, small_cache)
 
 def test_training_batches_have_one_static_size_and_change_clips_each_epoch():
     frames, labels = numbered_frames(), np.arange(10) % 3
-    pipeline = make_pipeline(frames, labels, np.arange(10), batch_size=4, shuffle=True, drop_remainder=True)
+    pipeline = clip_batches(frames, labels, np.arange(10), 4, training=True)
     assert pipeline.element_spec[0].shape == (4, 3, 4, 4, 3)
     epochs = [np.concatenate([x.numpy()[:, 0, 0, 0, 0] for x, _ in pipeline]) for _ in range(6)]
     assert all(len(seen) == 8 and len(set(seen)) == 8 for seen in epochs)
     assert set(np.concatenate(epochs)) == set(range(10))  # the two left out differ between epochs
-    few = make_pipeline(frames, labels, np.arange(3), batch_size=4, drop_remainder=True)  # fewer clips than a batch
+    few = clip_batches(frames, labels, np.arange(3), 4, training=True)  # fewer clips than a batch
     assert [len(y) for _, y in few] == [3]
 
 

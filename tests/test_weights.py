@@ -124,9 +124,11 @@ def test_a_feature_cache_records_its_weights_and_refuses_another_backbone(tmp_pa
     result = fit_split(head, dataset, make_split("group", dataset.labels, dataset.groups), epochs=1, verbose=0)
     other = frame_backbone("MobileNetV3Small", 96, None)  # random weights: not what made the features
     with pytest.raises(DatasetError, match="other weights than the one that made the feature cache"):
-        save_assembled(assemble(other, head), tmp_path / "mixed.keras", dataset, result)
+        save_assembled(assemble(other, head), tmp_path / "mixed.keras", dataset, result.fit_indices, result.history)
     assert not (tmp_path / "mixed.keras").exists()
-    assert save_assembled(assemble(report.backbone, head), tmp_path / "right.keras", dataset, result).is_file()
+    assert save_assembled(
+        assemble(report.backbone, head), tmp_path / "right.keras", dataset, result.fit_indices, result.history
+    ).is_file()
 
 
 def test_features_train_predict_on_the_command_line(tmp_path, demo_root, joined_video, weights_file):
