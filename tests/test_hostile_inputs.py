@@ -150,12 +150,21 @@ def test_a_closed_terminal_leaves_no_temporary_file(tmp_path, demo_root, small_b
     assert sorted(p.name for p in tmp_path.iterdir()) == (["v.avi"] if stage == "video" else [])
 
 
+def _as_a_terminal_starts_it() -> None:
+    """A shell starts its foreground job with SIGINT at its default and unblocked. A child inherits both across exec,
+    and after a long pytest session the test process may have SIGINT blocked or ignored (once, in a full run, the
+    live command never saw the Ctrl-C): start the command as a terminal would."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_in_a_terminal_keeps_the_live_video(tmp_path, small_bundle):
     """A terminal's Ctrl-C is SIGINT to the whole process group, FFmpeg and the decoding worker included."""
     camera = write_index_clip(tmp_path / "camera.avi", 6000, size=(160, 120))  # long enough to be cut short
     out = tmp_path / "webcam.mp4"
     args = [PYTHON, "-u", "-m", "har", "live", str(small_bundle), "--camera", str(camera), "--out", str(out)]
-    live = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    live = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_as_a_terminal_starts_it)  # fmt: skip
     try:
         for line in live.stdout:  # labels are coming: the video is being written
             if line.startswith("frame "):
