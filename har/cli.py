@@ -312,7 +312,7 @@ def _train(args: argparse.Namespace) -> None:
     result = fit_split(
         model, dataset, split, epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
         learning_rate=args.learning_rate, seed=args.seed, out=args.out, verbose=2, augment=args.augment,
-        upside_down=args.upside_down, callbacks=_schedule(args.halve_lr_after),
+        upside_down=args.upside_down, halve_lr_after=args.halve_lr_after,
         metadata={"cache": str(args.cache), "test_size": args.test_size, **build_metadata(args.model, **options)},
     )  # fmt: skip
     from har.evaluate import evaluate_model
@@ -320,15 +320,6 @@ def _train(args: argparse.Namespace) -> None:
     test = evaluate_model(result.model, dataset, split.test)
     print(f"test accuracy {test.accuracy:.1%} on {len(split.test)} clips ({args.split} split)")
     print(f"Model bundle: {result.bundle}")
-
-
-def _schedule(halve_after: int | None) -> list:
-    """The learning-rate schedule of notebooks 04 and 05 in quick mode: halve it after that many flat epochs."""
-    if not halve_after:
-        return []
-    import keras
-
-    return [keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=halve_after)]
 
 
 @command("evaluate")

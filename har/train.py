@@ -185,6 +185,7 @@ def train_model(
     batch_size: int = 4,
     patience: int = 10,
     learning_rate: float = 1e-3,
+    halve_lr_after: int | None = None,
     augment: bool = False,
     upside_down: bool = False,
     seed: int = DEFAULT_SEED,
@@ -195,11 +196,11 @@ def train_model(
 ) -> TrainResult:
     """Notebook 04's recipe on ``dataset``: ``clip_batches`` of the clips ``fit_indices`` (mirrored with ``augment``,
     turned upside down with ``upside_down``; never a feature cache's vectors, which have no left and right) and
-    ``val_indices``, then ``fit_model``.
+    ``val_indices``, then ``fit_model`` (the learning rate halved after ``halve_lr_after`` flat epochs, if given).
 
     With ``out`` (a ``.keras`` path), a checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the
     final model is saved at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``.
-    ``callbacks`` are extra Keras callbacks (a learning-rate schedule, say). Bad arguments (no epochs, one class, a
+    ``callbacks`` are extra Keras callbacks (another schedule, say). Bad arguments (no epochs, one class, a
     bundle name that is not ``.keras``) raise ``HarError`` before any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
@@ -224,7 +225,8 @@ def train_model(
 
         extra.append(keras.callbacks.LambdaCallback(on_epoch_end=log))
     history = fit_model(model, train_data, validation_data, epochs=epochs, patience=patience,
-                        learning_rate=learning_rate, checkpoint=files.get("checkpoint"), callbacks=extra,
+                        learning_rate=learning_rate, halve_lr_after=halve_lr_after, checkpoint=files.get("checkpoint"),
+                        callbacks=extra,
                         progress=verbose not in (0, 2))  # fmt: skip
     result = TrainResult(model, dict(history.history), np.asarray(fit_indices), np.asarray(val_indices), files=files)
     if out is not None:
@@ -379,11 +381,21 @@ def clip_batches(clips, labels, indices, batch_size, *, training=False, mirror=F
 
 # notebooks/04_convlstm.ipynb
 def fit_model(
-    model, train_data, validation_data, *, epochs, patience, learning_rate, checkpoint=None, callbacks=(), progress=True
+    model,
+    train_data,
+    validation_data,
+    *,
+    epochs,
+    patience,
+    learning_rate,
+    halve_lr_after=None,
+    checkpoint=None,
+    callbacks=(),
+    progress=True,
 ):
     """The course's recipe: Adam on the cross-entropy; early stopping on the validation loss, the best epoch's
-    weights restored and, with checkpoint (a .keras path), saved there as training goes; a progress bar of the
-    epochs. Returns Keras' History."""
+    weights restored and, with checkpoint (a .keras path), saved there as training goes; the learning rate halved
+    after halve_lr_after epochs without progress (None: never); a progress bar of the epochs. Returns Keras' History."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -391,6 +403,8 @@ def fit_model(
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         EpochClock(),  # the seconds of each epoch, in the history: notebook 06 compares them
     ]
+    if halve_lr_after:
+        watch.append(keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=halve_lr_after))
     if checkpoint is not None:
         watch.append(BestCheckpoint(checkpoint))
     if progress:  # one bar, the epochs, with the last epoch's figures beside it (Keras' own log is a line an epoch)
