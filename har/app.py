@@ -115,7 +115,7 @@ def build_app(model_path: str | os.PathLike):
 
     model_path = Path(model_path)
     read_metadata(model_path)  # a file that is not a bundle fails in one line, before TensorFlow loads
-    from har.cli import _one_line
+    from har.errors import one_line
     from har.predict import Predictor
 
     predictor = Predictor.load(model_path)
@@ -128,9 +128,9 @@ def build_app(model_path: str | os.PathLike):
         try:
             return label_video(predictor, video, url, folder)
         except (HarError, OSError) as error:
-            raise gr.Error(_one_line(error), print_exception=False) from None
+            raise gr.Error(one_line(error), print_exception=False) from None
         except Exception as error:  # a bug: one line in the page, the traceback on the server's console
-            raise gr.Error(_one_line(f"{type(error).__name__}: {error}")) from error
+            raise gr.Error(one_line(f"{type(error).__name__}: {error}")) from error
 
     ids = ELEMENT_IDS
     with gr.Blocks(title="Human activity recognition", delete_cache=(KEEP_RUNS_FOR, KEEP_RUNS_FOR)) as blocks:

@@ -51,7 +51,7 @@ def bundle_file(path: str | os.PathLike, metadata: dict) -> Iterator[Path]:
     missing = {"classes", "sequence_length", "image_size"} - set(metadata)
     if missing:
         raise BundleError(f"bundle metadata lacks {', '.join(sorted(missing))}")
-    from har.workspace import atomic_write
+    from har.files import atomic_write
 
     with atomic_write(path, suffix=".keras") as tmp:
         yield tmp

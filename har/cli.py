@@ -11,7 +11,6 @@ import argparse
 import contextlib
 import errno
 import os
-import re
 import signal
 import sys
 import threading
@@ -28,6 +27,7 @@ from har import (
     UCF50_URL,
     HarError,
 )  # fmt: skip
+from har.errors import one_line
 
 # TensorFlow's C++ start-up chatter (CUDA probing, oneDNN notices) would bury our one-line messages.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -290,7 +290,6 @@ def _train(args: argparse.Namespace) -> None:
     if cache_holds(args.cache, "features"):
         _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
         return _train_on_features(args)
-
     _refuse_overwriting_inputs(args.out, args.cache, suffix=".keras")
     dataset = load_dataset(args.cache)  # before TensorFlow loads: a bad path fails fast
     if args.model in FLOW_MODELS:
@@ -373,7 +372,6 @@ def _predict(args: argparse.Namespace) -> None:
 
     if args.unsure_below is None:
         args.unsure_below = UNSURE_BELOW
-
     predictor = Predictor.load(args.model)
     if args.mode == "whole":
         predict_single_action(predictor, video.source, top_k=args.top_k, unsure_below=args.unsure_below)
@@ -463,7 +461,6 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m har`` with one sub-command per pipeline stage."""
     parser = _Parser(prog="python -m har", description="Human activity recognition course tools.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     p = sub.add_parser("demo-data", help="generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
     p.add_argument("--classes", type=_whole(2, 10), default=4, help="number of classes, 2-10 (default 4)")
@@ -476,7 +473,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout", choices=DEMO_LAYOUTS, default="shared",
         help="shared: a group looks the same in every class (default); ucf50: each (class, group) has its own look",
     )  # fmt: skip
-
     p = sub.add_parser("download", help="download and unpack UCF50 (about 6.6 GB)")
     p.add_argument("--dest", type=Path, default=Path("data"), help="folder for the archive and UCF50/ (default data)")
     source = p.add_mutually_exclusive_group()
@@ -486,7 +482,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_whole(1), default=None, help="expected archive size in bytes, checked when given")
     p.add_argument("--sha256", default=None, help="expected SHA-256 of the archive, checked when given")
     p.add_argument("--keep-archive", action="store_true", help="keep the downloaded archive once unpacked")
-
     p = sub.add_parser("build-dataset", help="extract frames of every clip into a .npz dataset cache")
     p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
     p.add_argument("--out", type=Path, default=Path("data/cache.npz"), help="cache file (default data/cache.npz)")
@@ -499,7 +494,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-short", action="store_true", help="keep clips shorter than the sequence by repeating frames"
     )
     p.add_argument("--flow", action="store_true", help="also store each frame's optical flow (for --model two_stream)")
-
     from har.features import BACKBONE_SIZE
     from har.splits import DEFAULT_SEED
     from har.weights import DEFAULT_BACKBONE
@@ -517,7 +511,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_whole(32, 1024), default=BACKBONE_SIZE,
                    help=f"square frame size (default {BACKBONE_SIZE}, what ImageNet backbones learned at)")  # fmt: skip
     p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
-
     p = sub.add_parser("pose", help="MoveNet's 17 body keypoints in every clip's frames, into a .npz keypoint cache")
     p.add_argument("data_dir", type=Path, help="dataset root with one folder per class")
     p.add_argument("--out", type=Path, default=Path("data/keypoints.npz"), help="cache file (data/keypoints.npz)")
@@ -528,7 +521,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequence-length", type=_whole(1, 1000), default=SEQUENCE_LENGTH,
                    help="frames per clip (default 20)")  # fmt: skip
     p.add_argument("--workers", type=_whole(1), default=None, help="decoding processes (default: one per core)")
-
     p = sub.add_parser("train", help="train a model on a dataset or feature cache and save a .keras bundle")
     p.add_argument("cache", type=Path, help="dataset cache (.npz) from build-dataset, or a feature cache from features")
     p.add_argument(
@@ -561,12 +553,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--halve-lr-after", type=_whole(1), default=None, metavar="N",
                    help="halve the learning rate after N epochs without val_loss progress (default never)")  # fmt: skip
     p.add_argument("--out", type=Path, default=Path("models/model.keras"), help="bundle to write (.keras)")
-
     p = sub.add_parser("evaluate", help="test a model bundle on a dataset cache; write a confusion matrix")
     p.add_argument("model", type=Path, help="model bundle (.keras) from train")
     p.add_argument("cache", type=Path, help="dataset cache (.npz)")
     p.add_argument("--confusion", type=Path, default=None, help="PNG for the confusion matrix (default next to model)")
-
     p = sub.add_parser("predict", help="label the actions in a video file, URL or webcam")
     p.add_argument("model", type=Path, help="model bundle (.keras)")
     p.add_argument("source", help="video file, YouTube (or other yt-dlp) URL, or webcam index such as 0")
@@ -581,13 +571,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-frames", type=_whole(1), default=None, help="stop after N frames (webcam default 300)")
     p.add_argument("--no-cuts", action="store_true",
                    help="let a window reach back across a shot cut (default: it stays inside its shot)")  # fmt: skip
-
     p = sub.add_parser("app", help="a web app to try a model: upload a video or paste a URL (needs gradio)")
     p.add_argument("model", type=Path, help="model bundle (.keras)")
     p.add_argument("--share", action="store_true", help="also open a public *.gradio.live link")
     p.add_argument("--port", type=_whole(1, 65535), default=None, help="port to serve on (default Gradio's, from 7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on; 0.0.0.0 for the network (127.0.0.1)")
-
     p = sub.add_parser("live", help="label a webcam live: a line per label change, optionally a labelled video")
     p.add_argument("model", type=Path, help="model bundle (.keras)")
     p.add_argument("--camera", type=_camera, default=0,
@@ -609,14 +597,9 @@ def _on_sigterm(signum, frame):
     raise Terminated()
 
 
-def _one_line(text: str) -> str:
-    """A message as one line: no ANSI colour codes, no line breaks (libraries' messages have both)."""
-    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(text)).split())
-
-
 def _report(message: str) -> None:
     with contextlib.suppress(OSError):  # a closed terminal has nowhere to show it
-        print(f"error: {_one_line(message)}", file=sys.stderr, flush=True)
+        print(f"error: {one_line(message)}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

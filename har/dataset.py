@@ -295,7 +295,6 @@ def build_dataset(
             skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
             dropped = list(cached.settings.get("dropped_classes", []))
             return BuildReport(cached, skipped, stray, reused=True, dropped_classes=dropped)
-
     need = len(clips) * sequence_length * image_size[0] * image_size[1] * (5 if flow else 3)
     if need > _memory():
         raise DatasetError(f"{len(clips)} clips of {sequence_length} frames of {image_size[0]}x{image_size[1]} would "
@@ -330,7 +329,6 @@ def build_dataset(
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
     if not keep.any():
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
-
     kept = np.flatnonzero(keep)
     if len(kept) < len(clips):  # compact in place: no second copy of the frames
         for new, old in enumerate(kept):
@@ -404,7 +402,7 @@ def save_dataset(dataset: Dataset, path: str | os.PathLike) -> Path:
 def save_cache(dataset, path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     """Write a cache atomically: ``arrays`` (the frames and flow, or the features of ``har.features``) and what every
     cache holds of its clips, ``dataset``'s labels, groups, classes, paths, frame counts (when known) and settings."""
-    from har.workspace import atomic_write
+    from har.files import atomic_write
 
     counts = {} if dataset.frame_counts is None else {"frame_counts": np.asarray(dataset.frame_counts, np.int64)}
     with atomic_write(path) as tmp, tmp.open("wb") as handle:

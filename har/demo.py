@@ -174,8 +174,8 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
     ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
     browser-playable H.264, see ``har.predict.H264Writer``.
     """
+    from har.files import atomic_write
     from har.video import count_decodable_frames, opencv_name, video_info
-    from har.workspace import atomic_write
 
     path = Path(path)
     height, width = frames_bgr[0].shape[:2]
@@ -269,7 +269,6 @@ def make_demo_dataset(
         if progress:
             print(f"Demo dataset already in {out_dir}")
         return out_dir
-
     margin = 2
     classes = DEMO_CLASSES[:n_classes]
     jobs = [(c, g, k) for c in range(n_classes) for g in range(1, groups + 1) for k in range(1, clips_per_group + 1)]
@@ -286,7 +285,7 @@ def make_demo_dataset(
         folder.mkdir(parents=True, exist_ok=True)
         clip_frames = render_clip(name, look, rng, n_frames, width, height)
         write_video(folder / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, fps)
-    from har.workspace import atomic_write
+    from har.files import atomic_write
 
     with atomic_write(manifest) as tmp:  # written last, and whole: it says the dataset is complete
         tmp.write_text(json.dumps(settings))

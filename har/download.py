@@ -23,7 +23,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from har import UCF50_URL
-from har.errors import ArchiveError, DownloadError
+from har.errors import ArchiveError, DownloadError, one_line
 
 CHUNK = 1 << 20
 ARCHIVE_SUFFIXES = (".zip", ".rar", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
@@ -48,11 +48,6 @@ LOCAL_ARCHIVE_HINT = "for an archive already on this machine use --archive PATH 
 def _say(message: str, progress: bool) -> None:
     if progress:
         print(message)
-
-
-def _one_line(error: BaseException) -> str:
-    """A library's error message on one line (tarfile, for one, lists what it tried on several)."""
-    return " ".join(str(error).split())
 
 
 def _describe(head: bytes) -> str:
@@ -142,8 +137,7 @@ def _fetch(url: str, part: Path, *, name: str, expected_size: int | None, timeou
         reason = getattr(error, "reason", error)
         raise DownloadError(f"cannot reach {url}: {reason}") from None
     except ValueError as error:
-        raise DownloadError(f"not a valid URL: {url} ({_one_line(error)})") from None
-
+        raise DownloadError(f"not a valid URL: {url} ({one_line(error)})") from None
     with response:
         if offset and response.status != 206:
             _say("The server does not resume downloads; starting again from the beginning", progress)
@@ -166,7 +160,7 @@ def _fetch(url: str, part: Path, *, name: str, expected_size: int | None, timeou
         except (OSError, http.client.HTTPException) as error:
             got = part.stat().st_size
             raise DownloadError(
-                f"download of {name} interrupted at {got} of {total or '?'} bytes ({_one_line(error)}); "
+                f"download of {name} interrupted at {got} of {total or '?'} bytes ({one_line(error)}); "
                 "run the same command again to resume"
             ) from None
         finally:
@@ -199,7 +193,7 @@ def download_file(
         parts = urllib.parse.urlparse(url)
         parts.port  # noqa: B018  (raises for a port that is not a number)
     except ValueError as error:  # "Invalid IPv6 URL", a port that is not a number
-        raise DownloadError(f"not a valid URL: {url!r} ({_one_line(error)})") from None
+        raise DownloadError(f"not a valid URL: {url!r} ({one_line(error)})") from None
     if re.search(r"[\x00-\x20\x7f]", url) or parts.scheme not in ("http", "https") or not parts.netloc:
         raise DownloadError(
             f"not a valid URL: {url!r}: only http:// and https:// URLs are downloaded; {LOCAL_ARCHIVE_HINT}"
@@ -218,7 +212,6 @@ def download_file(
             return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
-
     options = {"name": dest.name, "expected_size": expected_size, "timeout": timeout, "progress": progress}
     try:
         total = _fetch(url, part, **options)
@@ -234,7 +227,6 @@ def download_file(
         except _BadContentRange as again:
             part.unlink(missing_ok=True)
             raise DownloadError(f"{url}: {again}, even when asked for the whole file") from None
-
     size = part.stat().st_size if part.exists() else 0
     if total is not None and size < total:
         raise DownloadError(
@@ -340,7 +332,7 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
     except rarfile.RarCannotExec:
         raise ArchiveError(f"{archive}: no tool to unpack compressed RAR entries; {RAR_TOOLS_HINT}") from None
     except (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, EOFError) as error:
-        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
+        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({one_line(error)})") from None
     return [dest / top for top in tops]
 
 
@@ -358,7 +350,7 @@ def _kind_and_tops(archive: Path) -> tuple[str, list[str]]:
     try:
         names = _member_names(archive, kind)
     except (zipfile.BadZipFile, tarfile.TarError, rarfile.Error, EOFError) as error:
-        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({_one_line(error)})") from None
+        raise _DamagedArchive(f"{archive}: not a valid {kind} archive or damaged ({one_line(error)})") from None
     for name in names:
         _check_member(name, archive)
     tops = sorted({parts[0] for name in names if (parts := _entry_parts(name))})

@@ -8,6 +8,11 @@ import sys
 import tempfile
 
 
+def one_line(text) -> str:
+    """A message as one line: no ANSI colour codes, no line breaks (libraries' messages have both)."""
+    return " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(text)).split())
+
+
 class HarError(Exception):
     """Base class: a problem with the user's input or environment, explained in one line."""
 

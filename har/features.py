@@ -147,7 +147,6 @@ def extract_features(
     reused when it holds the same clips and settings (a weights file counts by its content); a backbone with random
     weights (``weights=None``: offline, the tests) is never reused, since a new one has other weights.
     """
-
     if sequence_length < 1 or image_size < 32:
         raise DatasetError(f"sequence length must be positive and the backbone's frames at least 32 pixels wide "
                            f"(got {sequence_length} and {image_size})")  # fmt: skip
@@ -172,7 +171,6 @@ def extract_features(
                 print(f"Feature cache {out} is up to date: {cached.summary()}")
             skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
             return FeatureReport(cached, skipped, frame_backbone(backbone, image_size, weights), reused=True)
-
     cnn = frame_backbone(backbone, image_size, weights)
     settings = {**settings, "fingerprint": fingerprint, "backbone_digest": backbone_digest(cnn)}
     dataset, skipped = cache_per_frame(root, clips, class_names, settings, cnn.predict_on_batch, image_size,
@@ -299,7 +297,6 @@ def assemble(backbone, head, *, backbone_name: str | None = None):
 
     backbone_name = backbone_name or backbone.name.removesuffix("_features")
     kind = "lstm" if any(isinstance(layer, keras.layers.LSTM) for layer in head.layers) else "average"
-
     sequence_length, _ = head.input_shape[1:]
     size = tuple(backbone.input_shape[1:3])
     model = pretrained(head.output_shape[-1], sequence_length, size, weights=None, backbone=backbone_name, head=kind)

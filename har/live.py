@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from har.errors import HarError, VideoError
+from har.errors import HarError, VideoError, one_line
 from har.predict import Predictor
 from har.video import VideoSource, open_reader
 
@@ -374,14 +374,10 @@ RECORD_JS = """
 _SUFFIXES = {"video/webm": ".webm", "video/mp4": ".mp4", "video/x-matroska": ".mkv", "video/quicktime": ".mov"}
 
 
-def _one_line(text) -> str:
-    return " ".join(str(text).split())[:300]
-
-
 def _parse_data_url(data_url) -> tuple[str, bytes]:
     """(MIME type, bytes) of a base64 ``data:video/...`` URL; a one-line ``HarError`` for anything else."""
     if not isinstance(data_url, str) or not data_url.startswith("data:"):
-        shown = _one_line(data_url)[:40] if isinstance(data_url, str) else type(data_url).__name__
+        shown = one_line(data_url)[:40] if isinstance(data_url, str) else type(data_url).__name__
         raise HarError(f"not a data URL: {shown!r}")
     marker = data_url.find(";base64,")  # MIME parameters may hold commas: codecs=vp8,opus
     if marker < 0:
@@ -405,8 +401,8 @@ def save_recording(data_url: str, path: str | os.PathLike) -> Path:
     renamed into place; a data URL that is not video/*, damaged base64 or a recording that does not decode
     raises a one-line ``HarError`` and leaves no file.
     """
+    from har.files import atomic_write
     from har.video import count_decodable_frames
-    from har.workspace import atomic_write
 
     _, payload = _parse_data_url(data_url)
     path = Path(path)
@@ -443,7 +439,7 @@ def record_in_browser(seconds: float = 5, path: str | os.PathLike | None = None)
     try:
         data_url = output.eval_js(f"{RECORD_JS.strip()}({round(seconds * 1000)})")
     except Exception as error:  # the browser's own error: no camera, permission denied
-        raise HarError(f"the browser could not record: {_one_line(error)}") from None
+        raise HarError(f"the browser could not record: {one_line(error)[:300]}") from None
     mime, _ = _parse_data_url(data_url)
     if path is None:
         from har.workspace import data_dir

@@ -21,9 +21,9 @@ import numpy as np
 
 from har.bundle import load_bundle
 from har.errors import ArgumentError, ClipTooShortError, HarError, VideoError
+from har.files import atomic_write, temporary_beside
 from har.video import FLOW_CHANNELS, ModelFrames, ShotCuts, VideoSource, iter_frames, sample_frame_indices, video_info
 from har.workers import FrameStream, extract_frames_isolated
-from har.workspace import atomic_write, temporary_beside
 
 # Below this top probability a prediction is shown as "unsure": a model names one of its own classes for any
 # video, so a low confidence is the only hint that the action may be none of them. Measured on held-out clips
@@ -258,7 +258,7 @@ class H264Writer:
                     self._failure() if self._broken or self._process.returncode else HarError(f"{self.path}: no frames")
                 )
             if exc_type is None:
-                from har.workspace import honour_umask
+                from har.files import honour_umask
 
                 honour_umask(self.tmp)
                 os.replace(self.tmp, self.path)
@@ -453,7 +453,6 @@ def _label_frames(
     fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
     if max_frames is not None:
         total = min(total or max_frames, max_frames)
-
     writer = None
     bar = None  # started once a full window has decoded: a too-short video ends with its error line only
     ends: list[int] = []

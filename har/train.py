@@ -120,7 +120,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is None or not value < self.best:
             return
-        from har.workspace import atomic_write
+        from har.files import atomic_write
 
         self.best = float(value)
         with atomic_write(self.path, suffix=".keras") as tmp:
@@ -142,7 +142,7 @@ class HistoryCSV(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         import csv
 
-        from har.workspace import atomic_write
+        from har.files import atomic_write
 
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         columns = list(dict.fromkeys(key for row in self.rows for key in row))

@@ -414,7 +414,6 @@ def plot_video_tensor(clips: np.ndarray, labels=None, *, title: str | None = Non
     arrow(top + _xy(-0.1, 0), top + up + _xy(-0.1, 0), f"H = {h}", _xy(-0.17, 0), rotation=90)
     arrow(top + _xy(0, -0.1), top + across + _xy(0, -0.1), f"W = {w}", _xy(0.12, -0.12), fontsize=9)
     arrow(top + up + _xy(-0.75, 0), _xy(-0.75, 0), f"N = {n}: clips in a batch", _xy(-0.17, 0), rotation=90)
-
     # The channels: the last frame of the first clip, split into its colour planes.
     origin = top + _xy(strip + 0.9, 0)
     colours = ("tab:red", "tab:green", "tab:blue")
@@ -427,7 +426,6 @@ def plot_video_tensor(clips: np.ndarray, labels=None, *, title: str | None = Non
             ax.text(*(corner + across + up + _xy(0, 0.06)), "RGB"[k], color=colours[k], ha="center")
     text = f"C = {c}: frame {t - 1} is\n{h} × {w} × {c} numbers"
     ax.text(*(origin + _xy(0.55, -0.15)), text, ha="center", va="top", fontsize=10)
-
     ax.set_aspect("equal")
     ax.set_xlim(-1.1, strip + 2.4)
     ax.set_ylim(-0.6, (n - 1) * row_gap + up[1] + across[1] + 0.45)
@@ -692,7 +690,7 @@ def plot_model_diagram(model, *, title: str | None = None):
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
     """Save a figure as PNG (creating folders), atomically: a full disk leaves no cut-off image; return the path."""
-    from har.workspace import atomic_write
+    from har.files import atomic_write
 
     path = Path(path)
     with atomic_write(path, suffix=".png") as tmp:
