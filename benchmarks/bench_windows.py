@@ -16,7 +16,7 @@ video. Both sides are measured in this one run:
 
 The ratio of the two is the figure: 1.0 means the sliding window is as good as knowing where each clip starts
 and ends. Each frame step in ``--steps`` is tried beside the bundle's own (``frame_step``, what prediction uses),
-each with windows that stop at the shot cuts ``har.video.ShotCuts`` finds (the default) and without.
+each with windows that stop at the shot cuts ``har.window.ShotCuts`` finds (the default) and without.
 """
 
 from __future__ import annotations

@@ -172,7 +172,7 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
     """Encode BGR frames with OpenCV, atomically (a temporary file renamed when done).
 
     ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
-    browser-playable H.264, see ``har.predict.H264Writer``.
+    browser-playable H.264, see ``har.video.H264Writer``.
     """
     from har.files import atomic_write
     from har.video import count_decodable_frames, opencv_name, video_info

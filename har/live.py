@@ -3,7 +3,7 @@
 Every frame is encoded **once** as it arrives (the model's per-frame layers, where it has them; see
 ``har.predict.Predictor``); the last ``window_frames`` encoded frames stay in a ring buffer, and the
 sequence head classifies that window every ``stride`` frames, never reaching back across a shot cut
-(``har.video.ShotCuts``). So the probabilities are exactly those of
+(``har.window.ShotCuts``). So the probabilities are exactly those of
 ``har.predict.predict_on_video`` on the same frames, but a frame comes out labelled as soon as it is read.
 
 Three ways to watch:
@@ -23,7 +23,6 @@ import base64
 import binascii
 import os
 import time
-from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -33,8 +32,9 @@ import cv2
 import numpy as np
 
 from har.errors import HarError, VideoError, one_line
-from har.predict import Predictor
-from har.video import VideoSource, open_reader
+from har.predict import Predictor, draw_prediction, draw_skeleton
+from har.video import H264Writer, VideoSource, open_reader
+from har.window import SlidingWindow, chunks
 
 #: Frame rate of the labelled video when the source does not say (frames passed in as arrays).
 DEFAULT_FPS = 25.0
@@ -114,45 +114,23 @@ def _label(
     predictor: Predictor, frames: Iterator[np.ndarray], *, stride: int, smooth: int, max_frames: int | None,
     batch: int, own_frames: bool, cuts: bool,
 ) -> Iterator[LiveFrame]:  # fmt: skip
-    from har.predict import Smoothing, _chunks, _limited, draw_prediction, draw_skeleton, is_window_end
-    from har.video import ShotCuts
-
-    classes = predictor.classes
-    span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
-    need = predictor.frames_needed(cuts)  # with cuts the video's start is a shot's: windows begin after T frames
-    encoded: deque[np.ndarray] = deque(maxlen=span)  # the last `span` encoded frames
-    smoothing = Smoothing(smooth)  # as predict_on_video smooths
-    shown = None
-    index = 0
-    convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
-    shots = ShotCuts() if cuts else None  # a window stays inside its shot, as in predict_on_video
+    sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch)
     pose = next((layer for layer in predictor.model.layers if hasattr(layer, "last_keypoints")), None)
-    for chunk in _chunks(_limited(frames, max_frames), batch):
-        model_frames = convert(chunk)
-        starts = shots(model_frames) if shots is not None else [None] * len(chunk)
-        codes = predictor.encode(model_frames, batch_size=batch)  # each frame through the per-frame layers once
+    for chunk in chunks(frames, batch, max_frames):
+        labelled = sliding.add(chunk)  # each frame through the per-frame layers once, as predict_on_video does
         skeletons = pose.last_keypoints[: len(chunk)] if pose is not None else [None] * len(chunk)  # pose bundles
-        for frame, code, start, skeleton in zip(chunk, codes, starts, skeletons, strict=True):
-            encoded.append(code)
-            classified = is_window_end(index, need, stride)
-            if classified:  # gathered as predict_on_video gathers it: encoded[0] is video frame `oldest`
-                oldest = index - len(encoded) + 1
-                shot_start = None if start is None else np.array([start])
-                window = np.stack(encoded)[predictor.window_indices(np.array([index]), shot_start) - oldest]
-                shown = smoothing.add(predictor.classify_windows(window, batch_size=1)[0], start)
+        for i, (frame, (shown, classified), skeleton) in enumerate(zip(chunk, labelled, skeletons, strict=True)):
             if not own_frames:
                 frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
             if skeleton is not None:
                 draw_skeleton(frame, skeleton)
-            draw_prediction(frame, classes, shown, need)  # "unsure (...)" below UNSURE_BELOW, as in videos
+            draw_prediction(frame, predictor.classes, shown, sliding.need)  # "unsure (...)" below UNSURE_BELOW
+            index = sliding.seen - len(chunk) + i
             if shown is None:
                 yield LiveFrame(index, frame, None, None, [], None, False)
             else:
-                order = np.argsort(shown)[::-1][:3]
-                top3 = [(classes[i], float(shown[i])) for i in order]
-                label, confidence = top3[0]
-                yield LiveFrame(index, frame, label, confidence, top3, shown, classified)
-            index += 1
+                top3 = [(predictor.classes[k], float(shown[k])) for k in np.argsort(shown)[::-1][:3]]
+                yield LiveFrame(index, frame, top3[0][0], top3[0][1], top3, shown, classified)
 
 
 def label_stream(
@@ -225,8 +203,6 @@ def run_live(
     was written. ``cuts``: windows stay inside their shot (``label_stream``). A camera that cannot be opened
     raises a one-line ``VideoError``.
     """
-    from har.predict import H264Writer
-
     _check_arguments(stride, smooth, batch, max_frames)
     if print_every is not None and print_every < 1:
         raise HarError("print_every must be at least 1")

@@ -10,27 +10,30 @@ The video streams through in chunks, so memory stays flat however long it is.
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Iterator
-from contextlib import ExitStack, suppress
-from dataclasses import dataclass, field
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+from tqdm.auto import tqdm
 
 from har.bundle import load_bundle
 from har.errors import ArgumentError, ClipTooShortError, HarError, VideoError
-from har.files import atomic_write, temporary_beside
-from har.video import FLOW_CHANNELS, ModelFrames, ShotCuts, VideoSource, iter_frames, sample_frame_indices, video_info
+from har.files import atomic_write
+from har.video import (
+    FLOW_CHANNELS,
+    H264Writer,
+    ModelFrames,
+    VideoSource,
+    ffmpeg_reason,
+    iter_frames,
+    sample_frame_indices,
+    video_info,
+)
+from har.window import UNSURE_BELOW, SlidingWindow, WindowPredictions, chunks, window_text
 from har.workers import FrameStream, extract_frames_isolated
-
-# Below this top probability a prediction is shown as "unsure": a model names one of its own classes for any
-# video, so a low confidence is the only hint that the action may be none of them. Measured on held-out clips
-# so that at least 90 % of correct predictions pass it (benchmarks/bench_unsure.py, LRCN, group split seed 27):
-# 90 % of correct answers reach 0.48 on the real sample (48 test clips) and 0.85 on the demo (32), so 0.45
-# keeps 91 % and 100 %. It flags doubt, not error: the wrong answers there were all above 0.5.
-UNSURE_BELOW = 0.45
 
 
 class Predictor:
@@ -77,7 +80,7 @@ class Predictor:
         """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first.
 
         ``T`` frames ``frame_step`` apart. With ``shot_starts`` (the first frame of each end's shot,
-        ``har.video.ShotCuts``), a window that would reach back across its shot's cut takes its ``T`` frames
+        ``har.window.ShotCuts``), a window that would reach back across its shot's cut takes its ``T`` frames
         spread over the shot so far instead, as training spread them over a clip: it never mixes two scenes.
         """
         ends = np.asarray(ends, dtype=np.int64)
@@ -152,121 +155,6 @@ def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
     return encoder, keras.Model(window, y, name="sequence_head")
 
 
-# --- writing H.264 -----------------------------------------------------------------------------------
-
-
-def _ffmpeg_reason(stderr: str, returncode: int) -> str:
-    """FFmpeg's own last word on why it failed (its last non-empty stderr line), or its exit code."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else f"FFmpeg exited with code {returncode}"
-
-
-class H264Writer:
-    """Writes frames to a browser-playable H.264 MP4 with FFmpeg (the program imageio-ffmpeg ships), atomically.
-
-    Frames go through a pipe to FFmpeg, fed by a background thread so that the caller decodes and
-    predicts the next frames while FFmpeg encodes these; ``pixel_format`` says how frames are laid out
-    (``"rgb24"``, or ``"bgr24"`` as OpenCV decodes them, which saves a conversion per frame). FFmpeg writes
-    a temporary file beside ``path``, renamed when the writer closes cleanly; on any error the temporary
-    file is deleted, so no half-written video is ever left under the final name. When FFmpeg fails (a full
-    disk, a folder it may not write), the error is one line: FFmpeg's own last word. ``preset`` is
-    libx264's speed/size trade-off: ``ultrafast`` keeps up with prediction on two cores, at about 2.5x the
-    file size of ``veryfast``.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        size: tuple[int, int],
-        fps: float,
-        *,
-        preset: str = "ultrafast",
-        pixel_format: str = "rgb24",
-    ):
-        import queue
-        import subprocess
-        import tempfile
-        import threading
-
-        import imageio_ffmpeg
-
-        self.path = Path(path)
-        width, height = size
-        self.tmp = temporary_beside(self.path, ".mp4")
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (open while FFmpeg runs)
-        even = ["-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"] if width % 2 or height % 2 else []  # yuv420p: even sides
-        command = [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", pixel_format, "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
-            "-an", *even, "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
-            "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
-        ]  # fmt: skip
-        # A session of its own: a terminal's Ctrl-C (SIGINT to the whole process group) reaches Python alone, which
-        # then decides whether the video is kept (``har.live``: yes) or deleted, instead of FFmpeg dying mid-file.
-        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log, start_new_session=True)
-        self._size = (height, width, 3)
-        self.frames = 0
-        self._broken = False
-        self._queue: queue.Queue = queue.Queue(maxsize=max(4, (64 << 20) // (width * height * 3)))
-        self._feeder = threading.Thread(target=self._feed, name="h264-feeder", daemon=True)
-        self._feeder.start()
-
-    def _feed(self) -> None:
-        """Background thread: frames from the queue into FFmpeg's stdin (the pipe write releases the GIL)."""
-        while (frame := self._queue.get()) is not None:
-            if self._broken:
-                continue  # drain, so that write() never blocks on a dead FFmpeg
-            try:
-                self._process.stdin.write(frame.data)
-            except (BrokenPipeError, OSError, ValueError):
-                self._broken = True
-
-    def _failure(self) -> HarError:
-        self._process.wait()
-        self._log.seek(0)
-        reason = _ffmpeg_reason(self._log.read().decode(errors="replace"), self._process.returncode)
-        reason = reason.replace(str(self.tmp), str(self.path))  # the file the user named, not our temporary one
-        return HarError(f"cannot write the video {self.path}: {reason}")
-
-    def write(self, frame: np.ndarray) -> None:
-        """Append one uint8 frame laid out as ``pixel_format`` says; the array must not change afterwards."""
-        if frame.shape != self._size:
-            raise HarError(f"frame of shape {frame.shape} written to a video of {self._size}")
-        if self._broken:
-            raise self._failure()
-        self._queue.put(np.ascontiguousarray(frame))
-        self.frames += 1
-
-    def _stop_feeder(self) -> None:
-        self._queue.put(None)
-        self._feeder.join()
-
-    def __enter__(self) -> H264Writer:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is not None:
-                self._broken = True  # the feeder drops what is queued
-                self._process.kill()
-            self._stop_feeder()
-            with suppress(OSError):  # FFmpeg may have gone already; its exit code tells why
-                self._process.stdin.close()
-            self._process.wait()
-            if exc_type is None and (self._broken or self._process.returncode != 0 or not self.frames):
-                raise (
-                    self._failure() if self._broken or self._process.returncode else HarError(f"{self.path}: no frames")
-                )
-            if exc_type is None:
-                from har.files import honour_umask
-
-                honour_umask(self.tmp)
-                os.replace(self.tmp, self.path)
-        finally:
-            self._log.close()
-            self.tmp.unlink(missing_ok=True)
-
-
 def draw_label(frame: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarray:
     """Draw ``text`` on a dark band at the top-left of a frame (in place) and return it.
 
@@ -309,76 +197,6 @@ def draw_prediction(
     return draw_label(frame, text if true_class is None else f"{text}  (true: {true_class})", colour)
 
 
-# --- sliding-window prediction -----------------------------------------------------------------------
-
-
-@dataclass
-class WindowPredictions:
-    """Per-window predictions over a video: window ``i`` ends at frame ``end_frames[i]``."""
-
-    classes: list[str]
-    fps: float
-    frame_count: int
-    end_frames: np.ndarray
-    probabilities: np.ndarray
-    output: Path | None = None
-    title: str = ""
-    timings: dict = field(default_factory=dict)
-    cuts: list[int] = field(default_factory=list)  # frames where a new shot started (``cuts=True``)
-
-    @property
-    def labels(self) -> list[str]:
-        """The top class of every window."""
-        return [self.classes[i] for i in self.probabilities.argmax(axis=1)]
-
-    @property
-    def seconds(self) -> np.ndarray:
-        """Time (s) at the end of every window."""
-        return self.end_frames / self.fps
-
-
-class Smoothing:
-    """What a labelled frame shows: the mean probabilities of the last ``smooth`` windows of the same shot.
-
-    ``predict_on_video`` and ``har.live`` both smooth through it, so their numbers stay the same.
-    """
-
-    def __init__(self, smooth: int):
-        self._recent: deque[np.ndarray] = deque(maxlen=smooth)
-        self._shot = 0
-
-    def add(self, probabilities: np.ndarray, shot: int | None = None) -> np.ndarray:
-        """Add a window's probabilities (``shot``: its shot's first frame; a new shot starts afresh); the mean."""
-        if shot is not None and shot != self._shot:
-            self._recent.clear()
-            self._shot = shot
-        self._recent.append(probabilities)
-        return np.mean(self._recent, axis=0)
-
-
-def is_window_end(index: int, need: int, stride: int) -> bool:
-    """Whether a window ends at frame ``index``: once ``need`` frames are in, every ``stride``-th frame."""
-    return index >= need - 1 and (index - need + 1) % stride == 0
-
-
-def _chunks(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
-    chunk: list[np.ndarray] = []
-    for frame in frames:
-        chunk.append(frame)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _limited(frames: Iterator[np.ndarray], limit: int | None) -> Iterator[np.ndarray]:
-    for i, frame in enumerate(frames):
-        if limit is not None and i >= limit:
-            return
-        yield frame
-
-
 def predict_on_video(
     predictor: Predictor | str | os.PathLike,
     source: VideoSource,
@@ -398,7 +216,7 @@ def predict_on_video(
 
     A window is ``sequence_length`` frames ``frame_step`` apart (from the bundle: the pace training saw),
     so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once. With ``cuts``,
-    a window never reaches back across a shot cut (``har.video.ShotCuts``): just after one, it spreads its
+    a window never reaches back across a shot cut (``har.window.ShotCuts``): just after one, it spreads its
     frames over the new shot so far (``Predictor.window_indices``), and so does a window near the video's start,
     so windows begin once ``sequence_length`` frames are in (without cuts, once a whole span is); smoothing
     starts afresh at each cut. The cuts found are in the result.
@@ -419,100 +237,44 @@ def predict_on_video(
         else:  # decoded in a worker process: a decoder crash becomes an error here, not the end of Python
             stream = stack.enter_context(FrameStream(source))
             info, frames = stream.info, iter(stream)
-        return _label_frames(
-            predictor, source, info, frames, stack, out, stride=stride, smooth=smooth, batch_size=batch_size,
-            chunk_size=chunk_size, max_frames=max_frames, unsure_below=unsure_below, cuts=cuts, truth=truth,
-            progress=progress,
-        )  # fmt: skip
-
-
-def _label_frames(
-    predictor,
-    source,
-    info,
-    frames,
-    stack,
-    out,
-    *,
-    stride,
-    smooth,
-    batch_size,
-    chunk_size,
-    max_frames,
-    unsure_below,
-    cuts,
-    truth,
-    progress,
-) -> WindowPredictions:
-    import time
-
-    from tqdm.auto import tqdm
-
-    span = predictor.window_frames  # a window: `sequence_length` frames, `frame_step` apart
-    need = predictor.frames_needed(cuts)  # with cuts the video's start is a shot's: windows begin after T frames
-    fps, total = info.fps, (info.frame_count if info.frame_count > 0 else None)
-    if max_frames is not None:
-        total = min(total or max_frames, max_frames)
-    writer = None
-    bar = None  # started once a full window has decoded: a too-short video ends with its error line only
-    ends: list[int] = []
-    probabilities: list[np.ndarray] = []
-    smoothing = Smoothing(smooth)
-    tail = None  # encoded last (span - 1) frames of the previous chunk
-    convert = predictor.model_frames()  # resized RGB (and optical flow, from the frame before) of each frame
-    shots = ShotCuts() if cuts else None  # a window stays inside its shot
-    shown = None
-    seen = 0
-    started = time.perf_counter()
-    for chunk in _chunks(_limited(frames, max_frames), chunk_size):
-        if bar is None and seen + len(chunk) >= need:
-            bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
-        model_frames = convert(chunk)
-        starts = shots(model_frames) if shots is not None else None  # the first frame of each frame's shot
-        encoded = predictor.encode(model_frames, batch_size)
-        buffer = encoded if tail is None else np.concatenate([tail, encoded])
-        first = seen - (len(buffer) - len(encoded))  # frame index of buffer[0]
-        chunk_ends = [e for e in range(seen, seen + len(chunk)) if is_window_end(e, need, stride)]
-        if chunk_ends:  # each frame was encoded once; a window gathers its frames' codes
-            ends_here = np.array(chunk_ends)
-            shot_starts = None if starts is None else starts[ends_here - seen]
-            windows = buffer[predictor.window_indices(ends_here, shot_starts) - first]
-            chunk_probabilities = predictor.classify_windows(windows, batch_size)
-        else:
-            chunk_probabilities = np.zeros((0, len(predictor.classes)), np.float32)
-        if out is not None and writer is None:
-            size_out = (chunk[0].shape[1], chunk[0].shape[0])
-            writer = stack.enter_context(H264Writer(out, size_out, fps, pixel_format="bgr24"))
-        next_end = 0
-        for i, frame in enumerate(chunk):
-            index = seen + i
-            if next_end < len(chunk_ends) and chunk_ends[next_end] == index:
-                shown = smoothing.add(chunk_probabilities[next_end], None if starts is None else int(starts[i]))
-                ends.append(index)
-                probabilities.append(shown)
-                next_end += 1
-            if writer is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                true_class = next((name for a, b, name in truth or () if a <= index / fps < b), None)
-                draw_prediction(frame, predictor.classes, shown, need, unsure_below, true_class)
-                writer.write(frame)
-        tail = buffer[-(span - 1) :] if span > 1 else buffer[:0]
-        seen += len(chunk)
-        if bar is not None:
-            bar.update(len(chunk))
-    if seen < need:
-        needs = f"the {need} a window needs" if cuts else f"a window spans ({_span_text(predictor)})"
-        raise ClipTooShortError(f"{_name(source)}: only {seen} frames decode, fewer than {needs}")
+        sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch_size)
+        total = info.frame_count if info.frame_count > 0 else None
+        if max_frames is not None:
+            total = min(total or max_frames, max_frames)
+        bar = writer = None  # the bar starts once a window is full: a too-short video ends with its error line only
+        ends, probabilities = [], []
+        started = time.perf_counter()
+        for chunk in chunks(frames, chunk_size, max_frames):
+            if bar is None and sliding.seen + len(chunk) >= sliding.need:
+                bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
+            if out is not None and writer is None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
+                size = (chunk[0].shape[1], chunk[0].shape[0])
+                writer = stack.enter_context(H264Writer(out, size, info.fps, pixel_format="bgr24"))
+            for i, (frame, (shown, ended)) in enumerate(zip(chunk, sliding.add(chunk), strict=True)):
+                index = sliding.seen - len(chunk) + i
+                if ended:
+                    ends.append(index)
+                    probabilities.append(shown)
+                if writer is not None:
+                    true_class = next((name for a, b, name in truth or () if a <= index / info.fps < b), None)
+                    draw_prediction(frame, predictor.classes, shown, sliding.need, unsure_below, true_class)
+                    writer.write(frame)
+            if bar is not None:
+                bar.update(len(chunk))
+        if sliding.seen < sliding.need:
+            needs = f"the {sliding.need} a window needs" if cuts else f"a window spans ({_span_text(predictor)})"
+            raise ClipTooShortError(f"{_name(source)}: only {sliding.seen} frames decode, fewer than {needs}")
     elapsed = time.perf_counter() - started
     return WindowPredictions(
         classes=predictor.classes,
-        fps=fps,
-        frame_count=seen,
+        fps=info.fps,
+        frame_count=sliding.seen,
         end_frames=np.array(ends, dtype=np.int64),
         probabilities=np.array(probabilities, dtype=np.float32).reshape(-1, len(predictor.classes)),
         output=Path(out) if out is not None else None,
         title=_name(source),
-        timings={"seconds": elapsed, "frames_per_second": seen / elapsed if elapsed else float("nan")},
-        cuts=list(shots.cuts) if shots is not None else [],
+        timings={"seconds": elapsed, "frames_per_second": sliding.seen / elapsed if elapsed else float("nan")},
+        cuts=list(sliding.shots.cuts) if sliding.shots is not None else [],
     )
 
 
@@ -609,13 +371,6 @@ class ClipPrediction:
         return f"Action predicted: {self.label} (confidence {self.confidence:.1%}; top {len(self.top)}: {ranked})"
 
 
-def window_text(classes: list[str], probabilities: np.ndarray, unsure_below: float = UNSURE_BELOW) -> str:
-    """What the labelled video shows for one window: the top class and its confidence, or "unsure"."""
-    top = int(probabilities.argmax())
-    text = f"{classes[top]} {probabilities[top]:.0%}"
-    return f"unsure ({text})" if probabilities[top] < unsure_below else text
-
-
 def predict_single_action(
     predictor: Predictor | str | os.PathLike,
     source: VideoSource,
@@ -633,7 +388,7 @@ def predict_single_action(
     predictor = Predictor.of(predictor)
     length, size = predictor.sequence_length, predictor.image_size
     if isinstance(source, int):
-        frames = list(_limited(iter_frames(source), webcam_frames))
+        frames = [frame for chunk in chunks(iter_frames(source), webcam_frames, webcam_frames) for frame in chunk]
         if len(frames) < length:
             raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
         clip = predictor.model_frames()(frames)[sample_frame_indices(len(frames), length)]
@@ -681,7 +436,7 @@ def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float 
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
-            raise VideoError(f"cannot make a preview of {path}: {_ffmpeg_reason(done.stderr, done.returncode)}")
+            raise VideoError(f"cannot make a preview of {path}: {ffmpeg_reason(done.stderr, done.returncode)}")
     whole = f"{seconds / 60:.1f} min" if seconds != float("inf") else "long"
     where = html.escape(str(path))
     note = f"<p>Preview: the first {max_seconds:g} s of a {whole} video; the whole video is <code>{where}</code>.</p>"

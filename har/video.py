@@ -18,8 +18,7 @@ FFmpeg. Against crashes nobody knows of yet, ``har.workers`` decodes in worker p
 Optical flow (for the two-stream model) is computed in the same pass, from the frame before each sampled one
 (``FlowMaker``), and travels with the frames as two more uint8 channels: RGB + flow x, y (``FLOW_CHANNELS``).
 
-When a whole video is labelled, ``ShotCuts`` finds its shot cuts as the frames stream in, so that a sliding
-window never mixes two shots (``har.predict``).
+``H264Writer`` writes videos browsers play (H.264 MP4) through FFmpeg, atomically.
 """
 
 from __future__ import annotations
@@ -28,16 +27,16 @@ import errno
 import os
 import struct
 import tempfile
-from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from har.errors import ArgumentError, ClipTooShortError, VideoError
+from har.errors import ArgumentError, ClipTooShortError, HarError, VideoError
+from har.files import honour_umask, temporary_beside
 
 #: File endings treated as videos when scanning a dataset folder.
 VIDEO_EXTENSIONS = frozenset(
@@ -373,48 +372,6 @@ class ModelFrames:
         return np.concatenate([rgb, flows], axis=-1)
 
 
-#: A shot cut (a new scene: an edit, or the next clip of a joined video) is a frame whose mean absolute difference
-#: from the one before, in model pixels (0-255), is above ``CUT_ABOVE`` and ``CUT_RATIO`` times the median of the
-#: last ``CUT_RECENT`` differences. On the joined unseen clips of ``benchmarks/bench_windows.py`` it found every
-#: one of the 135 joins of the real sample's three test sides and 125 of the 127 of a seed-1 demo (two clips of the
-#: same group look alike), with 63 cuts inside the 138 real clips (some of them real edits) and 1 inside the
-#: demo's. The ratio keeps a fast camera from counting.
-CUT_ABOVE = 15.0
-CUT_RATIO = 4.0
-CUT_RECENT = 10
-
-
-class ShotCuts:
-    """Finds shot cuts in one video's model frames, fed in order (``CUT_ABOVE``, ``CUT_RATIO``).
-
-    Calling it with the next frames ``[n, H, W, C]`` returns, for each, the index of the first frame of its
-    shot (0 until the first cut). ``cuts`` lists the frames where a new shot started. One per video.
-    """
-
-    def __init__(self):
-        self.cuts: list[int] = []
-        self._previous: np.ndarray | None = None
-        self._recent: deque[float] = deque(maxlen=CUT_RECENT)
-        self._seen = 0
-        self._shot = 0
-
-    def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """The first frame of the shot of each of the next ``frames`` (RGB first; flow channels are ignored)."""
-        starts = np.empty(len(frames), np.int64)
-        for i, frame in enumerate(frames):
-            rgb = np.ascontiguousarray(frame[..., :3])
-            if self._previous is not None:
-                change = float(cv2.absdiff(rgb, self._previous).mean())
-                if self._recent and change > CUT_ABOVE and change > CUT_RATIO * float(np.median(self._recent)):
-                    self._shot = self._seen
-                    self.cuts.append(self._seen)
-                self._recent.append(change)
-            self._previous = rgb
-            starts[i] = self._shot
-            self._seen += 1
-        return starts
-
-
 def _decode_pass(
     source: VideoSource,
     image_size: tuple[int, int],
@@ -557,3 +514,113 @@ def iter_frame_chunks(path: str | os.PathLike, chunk_size: int = 32, *, backend:
             yield np.stack(chunk)
     finally:
         reader.release()
+
+
+def ffmpeg_reason(stderr: str, returncode: int) -> str:
+    """FFmpeg's own last word on why it failed (its last non-empty stderr line), or its exit code."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else f"FFmpeg exited with code {returncode}"
+
+
+class H264Writer:
+    """Writes frames to a browser-playable H.264 MP4 with FFmpeg (the program imageio-ffmpeg ships), atomically.
+
+    Frames go through a pipe to FFmpeg, fed by a background thread so that the caller decodes and
+    predicts the next frames while FFmpeg encodes these; ``pixel_format`` says how frames are laid out
+    (``"rgb24"``, or ``"bgr24"`` as OpenCV decodes them, which saves a conversion per frame). FFmpeg writes
+    a temporary file beside ``path``, renamed when the writer closes cleanly; on any error the temporary
+    file is deleted, so no half-written video is ever left under the final name. When FFmpeg fails (a full
+    disk, a folder it may not write), the error is one line: FFmpeg's own last word. ``preset`` is
+    libx264's speed/size trade-off: ``ultrafast`` keeps up with prediction on two cores, at about 2.5x the
+    file size of ``veryfast``.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        size: tuple[int, int],
+        fps: float,
+        *,
+        preset: str = "ultrafast",
+        pixel_format: str = "rgb24",
+    ):
+        import queue
+        import subprocess
+        import tempfile
+        import threading
+
+        import imageio_ffmpeg
+
+        self.path = Path(path)
+        width, height = size
+        self.tmp = temporary_beside(self.path, ".mp4")
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115  (open while FFmpeg runs)
+        even = ["-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2"] if width % 2 or height % 2 else []  # yuv420p: even sides
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y",
+            "-f", "rawvideo", "-pix_fmt", pixel_format, "-s", f"{width}x{height}", "-r", f"{fps:.6g}", "-i", "-",
+            "-an", *even, "-c:v", "libx264", "-preset", preset, "-crf", "23", "-pix_fmt", "yuv420p",
+            "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
+        ]  # fmt: skip
+        # A session of its own: a terminal's Ctrl-C (SIGINT to the whole process group) reaches Python alone, which
+        # then decides whether the video is kept (``har.live``: yes) or deleted, instead of FFmpeg dying mid-file.
+        self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log, start_new_session=True)
+        self._size = (height, width, 3)
+        self.frames = 0
+        self._broken = False
+        self._queue: queue.Queue = queue.Queue(maxsize=max(4, (64 << 20) // (width * height * 3)))
+        self._feeder = threading.Thread(target=self._feed, name="h264-feeder", daemon=True)
+        self._feeder.start()
+
+    def _feed(self) -> None:
+        """Background thread: frames from the queue into FFmpeg's stdin (the pipe write releases the GIL)."""
+        while (frame := self._queue.get()) is not None:
+            if self._broken:
+                continue  # drain, so that write() never blocks on a dead FFmpeg
+            try:
+                self._process.stdin.write(frame.data)
+            except (BrokenPipeError, OSError, ValueError):
+                self._broken = True
+
+    def _failure(self) -> HarError:
+        self._process.wait()
+        self._log.seek(0)
+        reason = ffmpeg_reason(self._log.read().decode(errors="replace"), self._process.returncode)
+        reason = reason.replace(str(self.tmp), str(self.path))  # the file the user named, not our temporary one
+        return HarError(f"cannot write the video {self.path}: {reason}")
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one uint8 frame laid out as ``pixel_format`` says; the array must not change afterwards."""
+        if frame.shape != self._size:
+            raise HarError(f"frame of shape {frame.shape} written to a video of {self._size}")
+        if self._broken:
+            raise self._failure()
+        self._queue.put(np.ascontiguousarray(frame))
+        self.frames += 1
+
+    def _stop_feeder(self) -> None:
+        self._queue.put(None)
+        self._feeder.join()
+
+    def __enter__(self) -> H264Writer:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is not None:
+                self._broken = True  # the feeder drops what is queued
+                self._process.kill()
+            self._stop_feeder()
+            with suppress(OSError):  # FFmpeg may have gone already; its exit code tells why
+                self._process.stdin.close()
+            self._process.wait()
+            if exc_type is None and (self._broken or self._process.returncode != 0 or not self.frames):
+                raise (
+                    self._failure() if self._broken or self._process.returncode else HarError(f"{self.path}: no frames")
+                )
+            if exc_type is None:
+                honour_umask(self.tmp)
+                os.replace(self.tmp, self.path)
+        finally:
+            self._log.close()
+            self.tmp.unlink(missing_ok=True)

@@ -9,13 +9,13 @@ from har.errors import ClipTooShortError, VideoError
 from har.predict import UNSURE_BELOW, Predictor, predict_on_video, predict_single_action, show_video
 from har.video import (
     ModelFrames,
-    ShotCuts,
     count_decodable_frames,
     extract_frames,
     iter_frames,
     sample_frame_indices,
     to_model_frame,
 )
+from har.window import ShotCuts
 
 CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
 
