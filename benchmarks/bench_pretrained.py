@@ -29,8 +29,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,7 +168,6 @@ def fine_tuning(data: Path, backbone: str, weights, features):
     """The fine-tuning run's parts: MobileNetV2 cut below its last block, the clips' activations there cached, and
     a function (head, split, seed) -> (test accuracy, epochs) that fine-tunes the block with the trained head."""
     from har.backend import keras
-    from har.dataset import discover_clips
     from har.evaluate import evaluate_model
     from har.features import cache_per_frame, copy_head_weights, split_for_cache
     from har.models import backbone_cnn
@@ -181,11 +178,12 @@ def fine_tuning(data: Path, backbone: str, weights, features):
     frames = keras.Input((224, 224, 3), dtype="uint8")
     lower = keras.Model(frames, keras.Model(cnn.input, cut)(to_float(frames)))
     start = time.perf_counter()
-    clips, _ = discover_clips(data, features.classes)
-    settings = {"sequence_length": features.sequence_length, "classes": features.classes}
-    width = int(np.prod(cut.shape[1:]))
-    run = lambda f: lower.predict_on_batch(f).reshape(len(f), -1)  # noqa: E731
-    below, _ = cache_per_frame(data, clips, features.classes, settings, run, 224, width, progress=False)
+    settings = {"sequence_length": features.sequence_length, "image_size": [224, 224]}
+
+    def load():
+        return lower, lambda f: lower.predict_on_batch(f).reshape(len(f), -1), {}
+
+    below = cache_per_frame(data, None, settings, load, classes=features.classes, progress=False).dataset
     below.features = below.features.reshape(len(below), below.sequence_length, *cut.shape[1:])
     print(f"  activations below block 16 cached: {below.features.nbytes / 2**20:.0f} MiB, "
           f"{time.perf_counter() - start:.0f} s", flush=True)  # fmt: skip

@@ -1,12 +1,10 @@
 """Model bundles: one ``.keras`` file that carries what prediction needs besides the weights.
 
-A ``.keras`` file is a zip archive (``config.json``, ``metadata.json``, ``model.weights.h5``); the bundle
-adds ``har.json`` to it: class names in label order, sequence length, image size, colour order, what
-the model was trained on, and the pace of its training clips: ``training_frame_step`` (the median step, in
-video frames, between a clip's sampled frames) and ``frame_step`` (the step a sliding window takes; 1 when
-absent, in bundles made before it). ``load_bundle`` gives back the model and that metadata, so prediction needs
-nothing but the file. Saving is atomic (``save_bundle``, written in notebook 04 and copied to the end of this module);
-loading uses Keras' safe mode (no arbitrary code from the file).
+A ``.keras`` file is a zip archive; the bundle adds ``har.json`` to it: class names in label order, sequence
+length, image size, colour order, what the model was trained on, ``training_frame_step`` (the median step, in
+video frames, between a training clip's sampled frames) and ``frame_step`` (the step a sliding window takes; 1
+when absent, in older bundles). Saving is atomic (``save_bundle``, written in notebook 04); loading uses Keras'
+safe mode (no arbitrary code from the file).
 """
 
 from __future__ import annotations
@@ -100,23 +98,24 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
             )
 
 
+def _positive_whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def _metadata_problem(metadata: dict) -> str | None:
     """What is wrong with bundle metadata, in a few words, or None."""
     classes = metadata.get("classes")
     if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
         return "'classes' must be a list of at least 2 class names"
-    length = metadata.get("sequence_length")
-    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+    if not _positive_whole(metadata.get("sequence_length")):
         return "'sequence_length' must be a positive whole number"
     size = metadata.get("image_size")
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
         return "'image_size' must be [height, width]"
-    step = metadata.get("frame_step", 1)
-    if not isinstance(step, int) or isinstance(step, bool) or step < 1:
+    if not _positive_whole(metadata.get("frame_step", 1)):
         return "'frame_step' (the sliding window's) must be a positive whole number"
-    for key in ("split",):
-        if key in metadata and not isinstance(metadata[key], dict | None):
-            return f"'{key}' must be an object"
+    if not isinstance(metadata.get("split"), dict | None):
+        return "'split' must be an object"
     return None
 
 

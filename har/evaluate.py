@@ -99,10 +99,10 @@ def predict_clips(model, frames: np.ndarray, indices: np.ndarray | None = None, 
 def clips_per_second(
     model, frames: np.ndarray, indices: np.ndarray | None = None, batch_size: int = 16, min_seconds: float = 1.0
 ) -> float:
-    """Prediction speed: clips of ``frames[indices]`` classified per second, in batches of ``batch_size``.
+    """Clips of ``frames[indices]`` classified per second, in batches of ``batch_size``.
 
-    One batch first, untimed (TensorFlow traces the model then); then ``predict_clips`` over the clips, repeated
-    until ``min_seconds`` have passed, so a fast model on a few clips is timed over more than one pass.
+    One batch first, untimed (TensorFlow traces the model then); then passes over the clips until ``min_seconds``
+    have passed, so a fast model on a few clips is timed over more than one pass.
     """
     indices = np.arange(len(frames)) if indices is None else np.asarray(indices)
     if len(indices) == 0:
@@ -127,27 +127,35 @@ class ModelFigures:
     note: str = ""  # e.g. "not measured: no ImageNet weights"
 
 
+def _table(rows: list[list[str]]) -> str:
+    """A Markdown table; the first row is its header."""
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    lines.insert(1, "|---" * len(rows[0]) + "|")
+    return "\n".join(lines)
+
+
+def _pair_text(evaluation: Evaluation, pairs: Sequence[tuple[str, str]]) -> str:
+    """Motion-pair accuracy as a table cell, "–" when no clip was put in its pair."""
+    pair = evaluation.pair_accuracy(pairs)
+    return f"{pair:.1%}" if pair is not None else "–"
+
+
 def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str, str]] = ()) -> str:
     """A Markdown table of the approaches side by side: parameters, s/epoch, clips/s, accuracy, motion-pair.
 
     A model with a ``note`` shows the note instead of its accuracies (a model whose figures would mislead,
     such as a pretrained backbone built without its pretrained weights).
     """
-    header = "| approach | model | parameters | s / training epoch | clips/s predicted | test accuracy |"
-    header += " motion-pair accuracy |" if pairs else ""
-    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    rows = [["approach", "model", "parameters", "s / training epoch", "clips/s predicted", "test accuracy"]]
+    rows[0] += ["motion-pair accuracy"] if pairs else []
     for name, f in figures.items():
         seconds = f"{f.epoch_seconds:.1f}" if f.epoch_seconds is not None else "–"
         speed = f"{f.clips_per_second:.0f}" if f.clips_per_second is not None else "–"
-        row = f"| {f.approach} | {name} | {f.parameters:,} | {seconds} | {speed} |"
-        if f.note:
-            row += f" {f.note} |" + (" – |" if pairs else "")
-        else:
-            row += f" {f.evaluation.accuracy:.1%} |"
-            if pairs:
-                row += _pair_cell(f.evaluation, pairs)
-        lines.append(row)
-    return "\n".join(lines)
+        row = [f.approach, name, f"{f.parameters:,}", seconds, speed, f.note or f"{f.evaluation.accuracy:.1%}"]
+        if pairs:
+            row.append("–" if f.note else _pair_text(f.evaluation, pairs))
+        rows.append(row)
+    return _table(rows)
 
 
 def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size: int = 16) -> Evaluation:
@@ -166,22 +174,13 @@ def evaluate_model(model, dataset, indices: np.ndarray | None = None, batch_size
     return Evaluation(list(dataset.classes), dataset.labels[indices], probabilities)
 
 
-def _pair_cell(evaluation: Evaluation, pairs: Sequence[tuple[str, str]]) -> str:
-    """A table cell of motion-pair accuracy, "–" when no clip was put in its pair."""
-    pair = evaluation.pair_accuracy(pairs)
-    return f" {pair:.1%} |" if pair is not None else " – |"
-
-
 def comparison_table(results: dict[str, Evaluation], pairs: Sequence[tuple[str, str]] = ()) -> str:
     """A Markdown table: accuracy, top-2 accuracy and (with ``pairs``) motion-pair accuracy per model."""
-    header = "| model | accuracy | top-2 accuracy |" + (" motion-pair accuracy |" if pairs else "")
-    lines = [header, "|---" * (header.count("|") - 1) + "|"]
+    rows = [["model", "accuracy", "top-2 accuracy"] + (["motion-pair accuracy"] if pairs else [])]
     for name, evaluation in results.items():
-        row = f"| {name} | {evaluation.accuracy:.1%} | {evaluation.top_k_accuracy(2):.1%} |"
-        if pairs:
-            row += _pair_cell(evaluation, pairs)
-        lines.append(row)
-    return "\n".join(lines)
+        row = [name, f"{evaluation.accuracy:.1%}", f"{evaluation.top_k_accuracy(2):.1%}"]
+        rows.append(row + ([_pair_text(evaluation, pairs)] if pairs else []))
+    return _table(rows)
 
 
 def best_model(validation: dict[str, Evaluation]) -> str:
@@ -192,9 +191,8 @@ def best_model(validation: dict[str, Evaluation]) -> str:
 
 
 def mistakes_table(results: dict[str, Evaluation]) -> str:
-    """A Markdown table comparing models on the clips they get wrong.
+    """A Markdown table: per model, how many clips it gets wrong, and of those how many each other model gets right.
 
-    One row per model: how many test clips it gets wrong, and of those how many each other model gets right.
     All results must be on the same clips, in the same order.
     """
     names = list(results)
@@ -202,10 +200,9 @@ def mistakes_table(results: dict[str, Evaluation]) -> str:
     if any(not np.array_equal(r.y_true, truth) for r in results.values()):
         raise ArgumentError("the results are not on the same clips")
     right = {name: results[name].y_pred == truth for name in names}
-    header = "| model | wrong | " + " | ".join(f"of those, {other} right" for other in names) + " |"
-    lines = [header, "|---" * (len(names) + 2) + "|"]
+    rows = [["model", "wrong", *(f"of those, {other} right" for other in names)]]
     for name in names:
         wrong = ~right[name]
         cells = ["–" if other == name else str(int((wrong & right[other]).sum())) for other in names]
-        lines.append(f"| {name} | {int(wrong.sum())} of {len(truth)} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        rows.append([name, f"{int(wrong.sum())} of {len(truth)}", *cells])
+    return _table(rows)

@@ -141,108 +141,89 @@ def extract_features(
 ) -> FeatureReport:
     """Run every clip's ``sequence_length`` frames, ``image_size`` square, through a frozen backbone; keep the features.
 
-    The frames are sampled as ``har.dataset.build_dataset`` samples them and decoded on ``workers`` processes; the
-    backbone (``frame_backbone``) runs here, one clip at a time, so memory holds one clip's frames, never the
-    dataset's. Unreadable clips are skipped with their reason. With ``out`` the cache is written atomically and
-    reused when it holds the same clips and settings (a weights file counts by its content); a backbone with random
-    weights (``weights=None``: offline, the tests) is never reused, since a new one has other weights.
+    Many parameters because it is the notebooks' one call for the cache: the clips, the backbone, the workers. The
+    frames are sampled and decoded as ``har.dataset.build_dataset`` does them and the backbone (``frame_backbone``)
+    runs here, one clip at a time (``cache_per_frame``). A backbone with random weights (``weights=None``: offline, the
+    tests) is never reused, since a new one has other weights; a weights file counts by its content.
     """
     if sequence_length < 1 or image_size < 32:
         raise DatasetError(f"sequence length must be positive and the backbone's frames at least 32 pixels wide "
                            f"(got {sequence_length} and {image_size})")  # fmt: skip
+    settings = {"format": FEATURES_FORMAT, "sequence_length": sequence_length, "image_size": [image_size, image_size],
+                "backbone": backbone, "backbone_weights": weights_id(weights)}  # fmt: skip
+
+    def load():
+        cnn = frame_backbone(backbone, image_size, weights)
+        return cnn, cnn.predict_on_batch, {"backbone_digest": backbone_digest(cnn)}
+
+    return cache_per_frame(root, out, settings, load, classes=classes, workers=workers, progress=progress,
+                           reuse=weights is not None)  # fmt: skip
+
+
+def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=None, progress=True, reuse=True):
+    """What the feature and keypoint caches share: every clip's ``settings["sequence_length"]`` frames at
+    ``settings["image_size"]``, decoded on ``workers`` processes as ``har.dataset.build_dataset`` samples them, and
+    ``run(frames)`` kept (``[T, D]`` numbers a clip), where ``load()`` gives ``(model, run, more settings)``.
+
+    Memory holds one clip's frames at a time, never the dataset's. Unreadable clips are skipped with their reason, and
+    classes left without a clip dropped. With ``out`` the cache is written atomically, and reused (when ``reuse``) if
+    it holds the same clips and settings. Returns a ``FeatureReport`` whose ``backbone`` is the model.
+    """
+    from tqdm.auto import tqdm
+
     clips, _stray = discover_clips(root, classes)
-    class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
     settings = {
-        "format": FEATURES_FORMAT,
-        "classes": class_names,
-        "sequence_length": sequence_length,
-        "image_size": [image_size, image_size],
-        "backbone": backbone,
-        "backbone_weights": weights_id(weights),
+        **settings,
+        "classes": list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes),
     }
     fingerprint = clips_fingerprint(clips, settings)
-    if out is not None and Path(out).is_file() and weights is not None:
-        try:
-            cached = load_features(out)
-        except DatasetError:
-            cached = None
-        if cached is not None and cached.settings.get("fingerprint") == fingerprint:
-            if progress:
-                print(f"Feature cache {out} is up to date: {cached.summary()}")
-            skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
-            return FeatureReport(cached, skipped, frame_backbone(backbone, image_size, weights), reused=True)
-    cnn = frame_backbone(backbone, image_size, weights)
-    settings = {**settings, "fingerprint": fingerprint, "backbone_digest": backbone_digest(cnn)}
-    dataset, skipped = cache_per_frame(root, clips, class_names, settings, cnn.predict_on_batch, image_size,
-                                       cnn.output_shape[-1], workers=workers, progress=progress,
-                                       desc="Backbone features")  # fmt: skip
+    kind = "Keypoint" if settings.get("kind") == "pose" else "Feature"
+    cached = _cached(out, fingerprint) if reuse else None
+    model, run, more = load()
+    if cached is not None:
+        if progress:
+            print(f"{kind} cache {out} is up to date: {cached.summary()}")
+        return FeatureReport(cached, [tuple(s) for s in cached.settings.get("skipped", [])], model, reused=True)
+    size = tuple(settings["image_size"])
+    jobs = [(str(c.path), settings["sequence_length"], size) for c in clips]
+    outcomes = run_in_workers("har.video:extract_frames", jobs, workers=workers or os.cpu_count() or 1,
+                              kwargs={"with_count": True}, retry_kwargs={"backend": "ffmpeg"},
+                              what=[c.relative for c in clips])  # fmt: skip
+    features, counts, reasons = {}, np.zeros(len(clips), np.int64), {}
+    desc = "Pose keypoints" if kind == "Keypoint" else "Backbone features"
+    for i, result, error in tqdm(outcomes, total=len(clips), desc=desc, unit="clip", disable=not progress):
+        if error is None:
+            frames, counts[i] = result
+            features[i] = np.asarray(run(frames), np.float16)
+        else:
+            reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
+    skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
+    if not features:
+        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
+    kept = np.array(sorted(features))
+    labels, groups, class_names, dropped = labelled(root, clips, kept, settings["classes"])
+    dataset = FeatureDataset(np.stack([features[i] for i in kept]), labels, groups, class_names,
+                             [clips[i].relative for i in kept], frame_counts=counts[kept],
+                             settings={**settings, "fingerprint": fingerprint, **more, "skipped": skipped,
+                                       "dropped_classes": dropped})  # fmt: skip
     if progress:
         for relative, reason in skipped:
             print(f"skipped {relative}: {reason}")
         print(dataset.summary())
     if out is not None:
         save_features(dataset, out)
-    return FeatureReport(dataset, skipped, cnn)
+    return FeatureReport(dataset, skipped, model)
 
 
-def cache_per_frame(
-    root,
-    clips,
-    class_names,
-    settings: dict,
-    run,
-    image_size: int,
-    width: int,
-    *,
-    workers=None,
-    progress: bool = True,
-    desc: str = "Clips",
-) -> tuple[FeatureDataset, list[tuple[str, str]]]:
-    """What the feature and keypoint caches share: every clip's frames, ``image_size`` square, decoded on ``workers``
-    processes as ``har.dataset.build_dataset`` samples them, and ``run(frames)`` (``[T, width]`` numbers a clip) kept.
-
-    Memory holds one clip's frames at a time, never the dataset's. Unreadable clips are skipped, with their reason,
-    and classes left without a clip dropped; ``settings`` go into the dataset with what was skipped.
-    """  # fmt: skip
-    from tqdm.auto import tqdm
-
-    sequence_length = settings["sequence_length"]
-    features = np.zeros((len(clips), sequence_length, width), np.float16)
-    counts = np.zeros(len(clips), np.int64)
-    keep = np.zeros(len(clips), bool)
-    reasons: dict[int, str] = {}
-    outcomes = run_in_workers(
-        "har.video:extract_frames",
-        [(str(c.path), sequence_length, (image_size, image_size)) for c in clips],
-        workers=workers or os.cpu_count() or 1,
-        kwargs={"with_count": True},
-        retry_kwargs={"backend": "ffmpeg"},
-        what=[c.relative for c in clips],
-    )
-    with tqdm(total=len(clips), desc=desc, unit="clip", disable=not progress) as bar:
-        for i, result, error in outcomes:
-            if error is None:
-                frames, counts[i] = result
-                features[i] = np.asarray(run(frames), np.float32)
-                keep[i] = True
-            else:
-                reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
-            bar.update()
-    skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
-    if not keep.any():
-        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
-    kept = np.flatnonzero(keep)
-    labels, groups, class_names, dropped = labelled(root, clips, kept, class_names)
-    dataset = FeatureDataset(
-        features=features[kept],
-        labels=labels,
-        groups=groups,
-        classes=class_names,
-        paths=[clips[i].relative for i in kept],
-        settings={**settings, "skipped": skipped, "dropped_classes": dropped},
-        frame_counts=counts[kept],
-    )
-    return dataset, skipped
+def _cached(out, fingerprint: str) -> FeatureDataset | None:
+    """The cache at ``out`` when it was made from the same clips and settings, else None."""
+    if out is None or not Path(out).is_file():
+        return None
+    try:
+        cached = load_features(out)
+    except DatasetError:
+        return None
+    return cached if cached.settings.get("fingerprint") == fingerprint else None
 
 
 def save_features(dataset: FeatureDataset, path: str | os.PathLike) -> Path:

@@ -172,7 +172,7 @@ def draw_label(frame: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarr
 def draw_skeleton(frame: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """Draw MoveNet's skeleton (``keypoints`` ``[17, 3]``: y, x in 0-1 of the frame, score) on a BGR frame, in place:
     the bones between keypoints it is sure of (``har.pose.CONFIDENT``), nothing where it found no one."""
-    from har.pose import BONES, CONFIDENT
+    from har.movenet import BONES, CONFIDENT
 
     height, width = frame.shape[:2]
     points = [(int(x * width), int(y * height)) for y, x, _ in keypoints]

@@ -1,24 +1,15 @@
 """Decoding in worker processes: a decoder that crashes costs one clip, never the process that asked.
 
-Video decoders are C code fed whatever files people have, and one bad file can abort the interpreter
-(OpenCV 4.13-5.0 do on bottom-up uncompressed AVI, with ``malloc_consolidate(): invalid chunk size``).
-A notebook's kernel, or a dataset build an hour in, would die with it. So ``build_dataset`` and
-prediction decode in worker processes: fresh interpreters started as ``python -m har.workers``, which
-read jobs (pickled) on stdin and answer on stdout. When a worker dies, its job gets a reason (the signal
-and the decoder's last words on stderr) and a new worker takes over. Fresh interpreters rather than
-``multiprocessing``: a fork inherits OpenCV's thread pool in a state that can deadlock, and "spawn"
-re-runs a caller's script that has no ``if __name__ == "__main__"`` guard, as notebooks and quick
-scripts don't.
+Video decoders are C code fed whatever files people have, and one bad file can abort the interpreter (OpenCV
+4.13-5.0 do on bottom-up uncompressed AVI), taking a notebook's kernel, or a dataset build an hour in, with it.
+So ``build_dataset`` and prediction decode in fresh interpreters (``python -m har.workers``) that read pickled
+jobs (``"module:function"`` and its arguments) on stdin and answer on stdout; a ``HarError`` a job raises is
+raised again in the caller. When a worker dies, its job gets a reason (the signal and the decoder's last words
+on stderr) and a new worker takes over. Not ``multiprocessing``: a fork inherits OpenCV's thread pool in a
+state that can deadlock, and "spawn" re-runs a caller's script that has no ``__main__`` guard, as notebooks lack.
 
-Starting a worker costs a fresh interpreter importing OpenCV and NumPy (about 0.2 s per core, a tenth of
-building a small dataset), so a worker whose job ended well waits, idle, for the next one in the same
-process (a notebook builds a dataset, then predicts, then predicts again): ``borrow_worker`` takes an idle
-one started with the same environment, or starts one; ``return_worker`` puts it back, up to one per core.
-Idle workers end with the process.
-
-A job names its function as ``"module:function"`` so that the worker can import it; what it returns (or
-yields: a generator's items are streamed back one by one) comes back to the caller; a ``HarError`` it
-raises is raised again in the caller.
+Starting a worker imports OpenCV and NumPy again, so a worker whose job ended well waits, idle, for the next
+job (``borrow_worker``, ``return_worker``; up to one per core). Idle workers end with the process.
 """
 
 from __future__ import annotations
@@ -41,11 +32,6 @@ from har import errors
 from har.errors import DecoderCrashError, HarError
 
 
-def _call_target(target: str):
-    module, _, name = target.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-
 def _worker_environment() -> dict[str, str]:
     env = dict(os.environ)
     # The worker imports what the caller can import (a notebook's or a test's own modules included).
@@ -57,22 +43,19 @@ def _worker_environment() -> dict[str, str]:
 class Worker:
     """One worker process. ``call`` runs a job in it; ``stream`` runs a generator job, item by item.
 
-    Raises ``DecoderCrashError`` when the process dies during a job; the worker is then restarted for
-    the next one.
+    When the process dies during a job, raises ``DecoderCrashError`` and starts a new process for the next job.
     """
 
-    def __init__(self, preload: str | None = "har.video"):
-        self._preload = preload
+    def __init__(self):
         self._process: subprocess.Popen | None = None
-        self._stderr = None
         self._start()
 
     def _start(self) -> None:
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115  (lives as long as the process)
-        command = [sys.executable, "-m", "har.workers"] + ([self._preload] if self._preload else [])
         self.environment = _worker_environment()
         self._process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr, env=self.environment,
+            [sys.executable, "-m", "har.workers"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._stderr, env=self.environment,
             start_new_session=True,  # a terminal's Ctrl-C is for the caller, which ends its workers itself
         )  # fmt: skip
 
@@ -81,23 +64,39 @@ class Worker:
         """True while the worker process runs."""
         return self._process is not None and self._process.poll() is None
 
-    def _send(self, job: tuple) -> None:
-        pickle.dump(job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self._process.stdin.flush()
+    def _end(self, timeout: float) -> int:
+        """Wait up to ``timeout`` seconds for the process to end, else kill it; its exit code."""
+        try:
+            return self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            return self._process.wait()
 
-    def _receive(self) -> tuple:
-        return pickle.load(self._process.stdout)
+    def _send(self, job: tuple, what: str) -> None:
+        try:
+            pickle.dump(job, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._process.stdin.flush()
+        except OSError:
+            raise self._death(what) from None
+
+    def _receive(self, what: str) -> tuple:
+        try:
+            return pickle.load(self._process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            raise self._death(what) from None
+
+    def _restart(self, timeout: float) -> tuple[int, str]:
+        """End the process (killed after ``timeout`` s) and start a new one; the old one's exit code and stderr."""
+        code = self._end(timeout)
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode(errors="replace").strip()
+        self._stderr.close()
+        self._start()
+        return code, stderr
 
     def _death(self, what: str) -> DecoderCrashError:
         """Collect why the worker died, restart it, and return the error to raise."""
-        try:
-            code = self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            code = self._process.wait()
-        self._stderr.seek(0)
-        lines = [line.strip() for line in self._stderr.read().decode(errors="replace").splitlines() if line.strip()]
-        self._stderr.close()
+        code, stderr = self._restart(timeout=10)
         if code < 0:
             try:
                 how = f"killed by {signal.Signals(-code).name}"
@@ -105,18 +104,13 @@ class Worker:
                 how = f"killed by signal {-code}"
         else:
             how = f"exit code {code}"
-        last = f": {lines[-1][:200]}" if lines else ""
-        self._start()
+        last = f": {stderr.splitlines()[-1].strip()[:200]}" if stderr else ""
         return DecoderCrashError(f"{what}: the decoder crashed ({how}{last})")
 
     def call(self, target: str, *args, what: str = "a video", **kwargs) -> Any:
         """Run ``target(*args, **kwargs)`` in the worker and return its result."""
-        try:
-            self._send((target, args, kwargs))
-            reply = self._receive()
-        except (EOFError, OSError, pickle.UnpicklingError):
-            raise self._death(what) from None
-        return _unwrap(reply)
+        self._send((target, args, kwargs), what)
+        return _unwrap(self._receive(what))
 
     def stream(self, target: str, *args, what: str = "a video", **kwargs) -> Iterator[Any]:
         """Run the generator ``target(*args, **kwargs)`` in the worker and yield its items as they come.
@@ -125,29 +119,15 @@ class Worker:
         """
         finished = False
         try:
-            try:
-                self._send((target, args, kwargs))
-            except OSError:
-                raise self._death(what) from None
-            while True:
-                try:
-                    reply = self._receive()
-                except (EOFError, OSError, pickle.UnpicklingError):
-                    raise self._death(what) from None
-                if reply[0] == "item":
-                    yield reply[1]
-                elif reply[0] == "end":
-                    finished = True
-                    return
-                else:
-                    finished = True
-                    _unwrap(reply)
+            self._send((target, args, kwargs), what)
+            while (reply := self._receive(what))[0] == "item":
+                yield reply[1]
+            finished = True
+            if reply[0] == "error":
+                _unwrap(reply)
         finally:
-            if not finished and self._process.poll() is None:
-                self._process.kill()  # it is still sending items nobody will read
-                self._process.wait()
-                self._stderr.close()
-                self._start()
+            if not finished and self.alive:  # it is still sending items nobody will read
+                self._restart(timeout=0)
 
     def close(self) -> None:
         """End the worker process."""
@@ -155,11 +135,7 @@ class Worker:
             return
         with contextlib.suppress(OSError):
             self._process.stdin.close()
-        try:
-            self._process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._end(timeout=5)
         self._process.stdout.close()
         self._stderr.close()
         self._process = None
@@ -175,21 +151,17 @@ _IDLE: list[Worker] = []
 _IDLE_LOCK = threading.Lock()
 
 
-def borrow_worker(preload: str | None = "har.video") -> Worker:
+def borrow_worker() -> Worker:
     """An idle worker started with the environment a new one would get now (``sys.path``, variables), or a new one."""
     environment = _worker_environment()
-    stale = []
-    with _IDLE_LOCK:
-        found = None
-        while _IDLE and found is None:
-            worker = _IDLE.pop()
-            if worker.alive and worker._preload == preload and worker.environment == environment:
-                found = worker
-            else:
-                stale.append(worker)
-    for worker in stale:
+    while True:
+        with _IDLE_LOCK:
+            worker = _IDLE.pop() if _IDLE else None
+        if worker is None:
+            return Worker()
+        if worker.alive and worker.environment == environment:
+            return worker
         worker.close()
-    return found if found is not None else Worker(preload)
 
 
 def return_worker(worker: Worker) -> None:
@@ -221,6 +193,19 @@ def _unwrap(reply: tuple) -> Any:
     raise HarError(f"{name}: {message}")
 
 
+def _run_job(worker: Worker, target: str, job: tuple, options: dict, retry_kwargs: dict | None) -> tuple:
+    """``(result, None)`` or ``(None, error)`` of one job; a crashed job is tried once more with ``retry_kwargs``."""
+    try:
+        try:
+            return worker.call(target, *job, **options), None
+        except DecoderCrashError:
+            if retry_kwargs is None:
+                raise
+            return worker.call(target, *job, **options, **retry_kwargs), None
+    except BaseException as error:  # a HarError is the job's; anything else is a bug, handed to the caller
+        return None, error
+
+
 def run_in_workers(
     target: str,
     jobs: Sequence[tuple],
@@ -242,27 +227,17 @@ def run_in_workers(
     for index in range(len(jobs)):
         todo.put(index)
     names = list(what) if what is not None else [f"job {i}" for i in range(len(jobs))]
+    stop = threading.Event()
 
     def serve(worker: Worker) -> None:
         try:
-            while True:
+            while not stop.is_set():
                 try:
                     index = todo.get_nowait()
                 except queue.Empty:
                     return
                 options = {**(kwargs or {}), "what": names[index]}
-                try:
-                    try:
-                        outcome = (index, worker.call(target, *jobs[index], **options), None)
-                    except DecoderCrashError:
-                        if retry_kwargs is None:
-                            raise
-                        outcome = (index, worker.call(target, *jobs[index], **options, **retry_kwargs), None)
-                except HarError as error:
-                    outcome = (index, None, error)
-                except BaseException as error:  # a bug: hand it to the caller instead of hanging it
-                    outcome = (index, None, error)
-                results.put(outcome)
+                results.put((index, *_run_job(worker, target, jobs[index], options, retry_kwargs)))
         finally:
             return_worker(worker)
 
@@ -278,11 +253,7 @@ def run_in_workers(
                 raise error
             yield index, result, error
     finally:
-        while True:  # on an early exit (an error, Ctrl-C) the threads stop after their current job
-            try:
-                todo.get_nowait()
-            except queue.Empty:
-                break
+        stop.set()  # on an early exit (an error, Ctrl-C) the threads stop after their current job
         for thread in threads:
             thread.join()
 
@@ -334,15 +305,12 @@ class FrameStream:
         self.close()
 
 
-def _serve(preload: str | None) -> None:
+def _serve() -> None:
     """The worker's main loop: read a job, run it, answer; until stdin closes."""
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the answers
-    if preload:
-        importlib.import_module(preload)
-    if "cv2" in sys.modules:
-        sys.modules["cv2"].setNumThreads(1)  # one worker per core already
-    jobs = sys.stdin.buffer
+    importlib.import_module("har.video")  # what most jobs need: imported once, before the first job
+    sys.modules["cv2"].setNumThreads(1)  # one worker per core already
 
     def answer(reply: tuple) -> None:
         pickle.dump(reply, channel, protocol=pickle.HIGHEST_PROTOCOL)
@@ -350,22 +318,21 @@ def _serve(preload: str | None) -> None:
 
     while True:
         try:
-            target, args, kwargs = pickle.load(jobs)
+            target, args, kwargs = pickle.load(sys.stdin.buffer)
         except EOFError:
             return
+        module, _, name = target.partition(":")
         try:
-            result = _call_target(target)(*args, **kwargs)
+            result = getattr(importlib.import_module(module), name)(*args, **kwargs)
             if hasattr(result, "__next__"):
                 for item in result:
                     answer(("item", item))
                 answer(("end",))
             else:
                 answer(("ok", result))
-        except HarError as error:
-            answer(("error", type(error).__name__, str(error)))
         except Exception as error:
             answer(("error", type(error).__name__, str(error)))
 
 
 if __name__ == "__main__":
-    _serve(sys.argv[1] if len(sys.argv) > 1 else None)
+    _serve()
