@@ -109,8 +109,14 @@ class Worker:
 
     def call(self, target: str, *args, what: str = "a video", **kwargs) -> Any:
         """Run ``target(*args, **kwargs)`` in the worker and return its result."""
-        self._send((target, args, kwargs), what)
-        return _unwrap(self._receive(what))
+        try:
+            self._send((target, args, kwargs), what)
+            reply = self._receive(what)
+        except KeyboardInterrupt:
+            if self.alive:  # its answer, still to come, must not reach the next job
+                self._restart(timeout=0)
+            raise
+        return _unwrap(reply)
 
     def stream(self, target: str, *args, what: str = "a video", **kwargs) -> Iterator[Any]:
         """Run the generator ``target(*args, **kwargs)`` in the worker and yield its items as they come.

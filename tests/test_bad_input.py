@@ -39,6 +39,17 @@ def test_a_worker_that_dies_is_reported_and_replaced(tmp_path):
     assert decoded_indices(frames).tolist() == sample_frame_indices(30, 20).tolist()
 
 
+def test_ctrl_c_while_a_worker_answers_never_hands_its_answer_to_the_next_job():
+    import _thread
+    import threading
+
+    with Worker() as worker:
+        threading.Timer(0.5, _thread.interrupt_main).start()
+        with pytest.raises(KeyboardInterrupt):
+            worker.call("time:sleep", 2)  # its answer (None) would come after the Ctrl-C
+        assert worker.call("operator:add", 1, 2) == 3
+
+
 def test_build_skips_a_clip_that_kills_its_decoder_and_reads_bottom_up_raw_avi(tmp_path, demo_root):
     root = tmp_path / "Mixed"
     shutil.copytree(demo_root, root)
