@@ -40,11 +40,14 @@ def test_a_worker_that_dies_is_reported_and_replaced(tmp_path):
 
 
 def test_ctrl_c_while_a_worker_answers_never_hands_its_answer_to_the_next_job():
-    import _thread
+    import signal
     import threading
 
+    def ctrl_c():  # a real SIGINT to the main thread, which interrupts its read from the worker's pipe
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
     with Worker() as worker:
-        threading.Timer(0.5, _thread.interrupt_main).start()
+        threading.Timer(0.5, ctrl_c).start()
         with pytest.raises(KeyboardInterrupt):
             worker.call("time:sleep", 2)  # its answer (None) would come after the Ctrl-C
         assert worker.call("operator:add", 1, 2) == 3
