@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from har.errors import DatasetError
-from har.video import VIDEO_EXTENSIONS, check_clip_shape
+from har.video import FLOW_CHANNELS, FLOW_MAX_SIDE, FLOW_UNITS, VIDEO_EXTENSIONS, check_clip_shape
 from har.workers import run_in_workers
 
 CACHE_FORMAT = 2  # 2: per-clip frame counts (frame_counts)
@@ -80,8 +81,6 @@ class Dataset:
         With flow, a ``FramesWithFlow`` view that joins the two a batch at a time, so the dataset is never copied.
         Raises ``DatasetError`` when the model reads flow and the cache has none.
         """
-        from har.video import FLOW_CHANNELS
-
         if channels == 3:
             return self.frames
         if channels != FLOW_CHANNELS:
@@ -223,17 +222,24 @@ def clips_fingerprint(clips: Sequence[Clip], settings: dict) -> str:
     return digest.hexdigest()
 
 
-def _fingerprints(dataset: Dataset, with_flow_only: bool = False) -> set[str]:
-    """The fingerprints of the builds a cache answers: its own, and (with flow) the same build without flow."""
-    own = {dataset.settings.get("fingerprint")}
-    if not with_flow_only:
-        own.add(dataset.settings.get("fingerprint_without_flow"))
-    return own - {None}
-
-
 def same_frames(fingerprint: str | None, dataset: Dataset) -> bool:
     """True when ``fingerprint`` (a bundle's ``data_fingerprint``) names this dataset's frames, flow or no flow."""
-    return fingerprint is not None and fingerprint in _fingerprints(dataset)
+    settings = dataset.settings
+    return fingerprint is not None and fingerprint in (
+        settings.get("fingerprint"),
+        settings.get("fingerprint_without_flow"),
+    )
+
+
+def current_cache(out, load, fingerprint: str, keys=("fingerprint",)):
+    """The cache at ``out`` (read by ``load``) when one of its ``keys`` settings is ``fingerprint``, else None."""
+    if out is None or not Path(out).is_file():
+        return None
+    try:
+        cached = load(out)
+    except DatasetError:
+        return None
+    return cached if any(cached.settings.get(key) == fingerprint for key in keys) else None
 
 
 def build_dataset(
@@ -251,110 +257,53 @@ def build_dataset(
 ) -> BuildReport:
     """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
 
-    Decodes on ``workers`` worker processes (default: one per core; see ``har.workers``) with a progress
-    bar, so a decoder that crashes on a clip costs that clip only: it is tried once more with FFmpeg,
-    then skipped. Unreadable clips and clips shorter than the sequence (unless ``allow_short``) are
-    skipped and listed in the report with the reason; classes left without clips are dropped and listed.
-    The array is preallocated as uint8, so peak memory stays close to the final size. The cache is written
-    atomically; when ``out`` already holds a cache of the same files and settings, it is loaded instead.
-    ``extractor`` names the function the workers run per clip (``"module:function"``, called like
-    ``har.video.extract_frames``): a plug-in decoder, or a test's. ``flow`` also computes and stores each frame's
-    optical flow (for the two-stream model), in the same pass; a cache with flow serves a request without.
+    Many parameters because it is the notebooks' and the command line's one call for a dataset. Decodes on
+    ``workers`` worker processes (default: one per core; see ``har.workers``) with a progress bar, so a decoder that
+    crashes on a clip costs that clip only: it is tried once more with FFmpeg, then skipped. Unreadable clips and
+    clips shorter than the sequence (unless ``allow_short``) are skipped and listed in the report with the reason;
+    classes left without clips are dropped and listed. The array is preallocated as uint8, so peak memory stays close
+    to the final size. The cache is written atomically; when ``out`` already holds a cache of the same files and
+    settings, it is loaded instead. ``extractor`` names the function the workers run per clip (``"module:function"``,
+    called like ``har.video.extract_frames``): a plug-in decoder, or a test's. ``flow`` also computes and stores each
+    frame's optical flow (for the two-stream model), in the same pass; a cache with flow serves a request without.
     """
-    from tqdm.auto import tqdm
-
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
+    image_size = (image_size, image_size) if isinstance(image_size, int) else image_size
     image_size = (int(image_size[0]), int(image_size[1]))
     check_clip_shape(sequence_length, image_size, 5 if flow else 3)
     clips, stray = discover_clips(root, classes)
-    class_names = list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
     settings = {
         "format": CACHE_FORMAT,
-        "classes": class_names,
+        "classes": list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes),
         "sequence_length": sequence_length,
         "image_size": list(image_size),
         "allow_short": allow_short,
         "colour_order": "RGB",
     }
     if flow:
-        from har.video import FLOW_MAX_SIDE, FLOW_UNITS
-
         settings["flow"] = {"method": "DIS fast", "max_side": FLOW_MAX_SIDE, "units_per_pixel": FLOW_UNITS}
     fingerprint = clips_fingerprint(clips, settings)
     without_flow = clips_fingerprint(clips, {k: v for k, v in settings.items() if k != "flow"})
-    if out is not None and Path(out).exists():
-        try:
-            cached = load_dataset(out)
-        except DatasetError:
-            cached = None
-        # A cache with flow serves a request without it: the same frames, and the flow left unused.
-        if cached is not None and fingerprint in _fingerprints(cached, with_flow_only=flow):
-            if progress:
-                print(f"Cache {out} is up to date: {cached.summary()}")
-            skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
-            dropped = list(cached.settings.get("dropped_classes", []))
-            return BuildReport(cached, skipped, stray, reused=True, dropped_classes=dropped)
-    need = len(clips) * sequence_length * image_size[0] * image_size[1] * (5 if flow else 3)
-    if need > _memory():
-        raise DatasetError(f"{len(clips)} clips of {sequence_length} frames of {image_size[0]}x{image_size[1]} would "
-                           f"take {need / 2**30:,.1f} GiB, more than this machine's {_memory() / 2**30:,.0f} GiB: "
-                           "use fewer classes, frames or pixels")  # fmt: skip
-    frames = np.empty((len(clips), sequence_length, *image_size, 3), dtype=np.uint8)
-    flows = np.empty((len(clips), sequence_length, *image_size, 2), dtype=np.uint8) if flow else None
-    keep = np.zeros(len(clips), dtype=bool)
-    counts = np.zeros(len(clips), dtype=np.int64)
-    reasons: dict[int, str] = {}
-    jobs = [(str(c.path), sequence_length, image_size) for c in clips]
-    outcomes = run_in_workers(
-        extractor,
-        jobs,
-        workers=workers or os.cpu_count() or 1,
-        kwargs={"allow_short": allow_short, "with_count": True, **({"flow": True} if flow else {})},
-        retry_kwargs={"backend": "ffmpeg"},
-        what=[c.relative for c in clips],
+    # A cache with flow serves a request without it: the same frames, and the flow left unused.
+    cached = current_cache(
+        out, load_dataset, fingerprint, ("fingerprint",) if flow else ("fingerprint", "fingerprint_without_flow")
     )
-    with tqdm(total=len(jobs), desc="Extracting frames", unit="clip", disable=not progress) as bar:
-        for i, clip_frames, error in outcomes:
-            if error is None:
-                if isinstance(clip_frames, tuple):  # (frames, frames decoded); a plug-in may give frames only
-                    clip_frames, counts[i] = clip_frames
-                frames[i] = clip_frames[..., :3]
-                if flows is not None:
-                    flows[i] = clip_frames[..., 3:]
-                keep[i] = True
-            else:
-                reasons[i] = str(error).removeprefix(f"{jobs[i][0]}: ").removeprefix(f"{clips[i].relative}: ")
-            bar.update()
-    skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
-    if not keep.any():
+    if cached is not None:
+        if progress:
+            print(f"Cache {out} is up to date: {cached.summary()}")
+        skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
+        return BuildReport(
+            cached, skipped, stray, reused=True, dropped_classes=list(cached.settings.get("dropped_classes", []))
+        )
+    frames, flows, counts, kept, skipped = _extract(
+        clips, settings, workers=workers, extractor=extractor, progress=progress
+    )
+    if not len(kept):
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
-    kept = np.flatnonzero(keep)
-    if len(kept) < len(clips):  # compact in place: no second copy of the frames
-        for new, old in enumerate(kept):
-            if new != old:
-                frames[new] = frames[old]
-                if flows is not None:
-                    flows[new] = flows[old]
-        frames = frames[: len(kept)]
-        flows = None if flows is None else flows[: len(kept)]
-    labels, groups, class_names, dropped = labelled(root, clips, kept, class_names)
-    dataset = Dataset(
-        frames=frames,
-        labels=labels,
-        groups=groups,
-        classes=class_names,
-        paths=[clips[i].relative for i in kept],
-        frame_counts=counts[kept],
-        flow=flows,
-        settings={
-            **settings,
-            "fingerprint": fingerprint,
-            "fingerprint_without_flow": without_flow,
-            "skipped": skipped,
-            "dropped_classes": dropped,
-        },
+    labels, groups, class_names, dropped = labelled(root, clips, kept, settings["classes"])
+    settings.update(
+        fingerprint=fingerprint, fingerprint_without_flow=without_flow, skipped=skipped, dropped_classes=dropped
     )
+    dataset = Dataset(frames, labels, groups, class_names, [clips[i].relative for i in kept], settings, counts, flows)
     if progress:
         for relative, reason in skipped:
             print(f"skipped {relative}: {reason}")
@@ -366,12 +315,62 @@ def build_dataset(
     return BuildReport(dataset, skipped, stray, dropped_classes=dropped)
 
 
+def _extract(clips: Sequence[Clip], settings: dict, *, workers, extractor: str, progress: bool):
+    """Decode every clip on worker processes into arrays preallocated as uint8 (flow apart): the frames, the flow
+    (None without), the kept clips' frame counts, the kept clips' indices, and (clip, reason) of the skipped ones."""
+    length, size, flow = settings["sequence_length"], tuple(settings["image_size"]), "flow" in settings
+    need = len(clips) * length * size[0] * size[1] * (5 if flow else 3)
+    if need > _memory():
+        raise DatasetError(f"{len(clips)} clips of {length} frames of {size[0]}x{size[1]} would take "
+                           f"{need / 2**30:,.1f} GiB, more than this machine's {_memory() / 2**30:,.0f} GiB: "
+                           "use fewer classes, frames or pixels")  # fmt: skip
+    frames = np.empty((len(clips), length, *size, 3), dtype=np.uint8)
+    flows = np.empty((len(clips), length, *size, 2), dtype=np.uint8) if flow else None
+    counts, reasons = np.zeros(len(clips), dtype=np.int64), {}
+    flow_kwargs = {"flow": True} if flow else {}
+    decoded = decode_clips(clips, length, size, workers=workers, extractor=extractor, progress=progress,
+                           allow_short=settings["allow_short"], **flow_kwargs)  # fmt: skip
+    for i, result, reason in decoded:
+        if reason is not None:
+            reasons[i] = reason
+            continue
+        if isinstance(result, tuple):  # (frames, frames decoded); a plug-in may give frames only
+            result, counts[i] = result
+        frames[i] = result[..., :3]
+        if flows is not None:
+            flows[i] = result[..., 3:]
+    kept = np.array([i for i in range(len(clips)) if i not in reasons], dtype=np.int64)
+    flows = None if flows is None else _compact(flows, kept)
+    return _compact(frames, kept), flows, counts[kept], kept, [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
+
+
+def decode_clips(clips: Sequence[Clip], length: int, size, *, workers, progress: bool, desc="Extracting frames",
+                 extractor="har.video:extract_frames", **kwargs):  # fmt: skip
+    """(index, result, None) or (index, None, reason) of every clip, decoded on ``workers`` processes (default: one per
+    core) with a progress bar: ``extractor(path, length, size, with_count=True, **kwargs)``, tried once more with FFmpeg
+    when the decoder crashes."""
+    jobs = [(str(c.path), length, size) for c in clips]
+    outcomes = run_in_workers(extractor, jobs, kwargs={"with_count": True, **kwargs}, what=[c.relative for c in clips],
+                              workers=workers or os.cpu_count() or 1, retry_kwargs={"backend": "ffmpeg"})  # fmt: skip
+    for i, result, error in tqdm(outcomes, total=len(clips), desc=desc, unit="clip", disable=not progress):
+        reason = None if error is None else str(error).removeprefix(f"{clips[i].path}: ")
+        yield i, result, None if reason is None else reason.removeprefix(f"{clips[i].relative}: ")
+
+
 def _memory() -> int:
     """This machine's memory in bytes (unbounded where the system does not say)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return 1 << 62
+
+
+def _compact(array: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """``array[kept]`` (``kept`` increasing) without a second copy: the kept rows moved down in place."""
+    for new, old in enumerate(kept):
+        if new != old:
+            array[new] = array[old]
+    return array[: len(kept)]
 
 
 def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str]):

@@ -1,23 +1,17 @@
-"""The demo dataset: small synthetic action clips in the exact UCF50 layout, generated in seconds.
+"""The demo dataset: synthetic action clips in UCF50's layout, ``<Class>/v_<Class>_gGG_cCC.avi`` (XviD).
 
-``OUT_DIR/<Class>/v_<Class>_gGG_cCC.avi``, XviD-encoded AVI files like UCF50's. Every group has its own
-look (background, scenery, colours, the actor's shape), as UCF50's groups share actor, place and camera. By
-default that look depends only on the group number: group 3 of every class shows the same actor in the same
-place, so recognising a look says nothing about the class, and a model can only tell classes apart by what the
-actor *does*.
+Every group has its own look (background, scenery, colours, the actor's shape), as UCF50's groups share actor,
+place and camera. By default (``layout="shared"``) the look depends only on the group number, so a look says nothing
+about the class: a model can only tell classes apart by what the actor *does*. ``layout="ucf50"`` gives each (class,
+group) a look of its own, as UCF50 does: a random split then leaks, which notebook 03 measures.
 
-``layout="ucf50"`` shares looks the way UCF50 really does: per (class, group), so the clips of one group of one
-class look alike and a look is never seen in another class. A random split then puts clips of the same
-(class, group) on both sides, and a model that memorises looks scores well on it without reading the motion:
-the leak that notebook 03 measures.
-
-The classes come in pairs that differ **only in motion** (Grow vs Shrink, Flatten vs Stretch,
-SpinClockwise vs SpinCounterClockwise, ...): any single frame of one could be a frame of the other, but a sequence
-tells them apart. That is what makes the demo a fair test of models that use time.
+The classes come in pairs that differ **only in motion** (Grow vs Shrink, ...): any frame of one could be a frame of
+the other, only the sequence tells them apart. That makes the demo a fair test of models that use time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -27,26 +21,24 @@ import numpy as np
 
 from har import DEMO_LAYOUTS
 from har.errors import ArgumentError, HarError
+from har.files import atomic_write
+from har.video import count_decodable_frames, opencv_name, video_info
 
 #: Demo classes, in the order ``n_classes`` takes them; each consecutive pair differs only in motion.
 #: The first four change a property of the whole actor (size, aspect), which every model here can read;
 #: spinning and sliding need a model that keeps track of where things are (ConvLSTM does, LRCN hardly).
 DEMO_CLASSES = (
-    "Grow",
-    "Shrink",
-    "Flatten",
-    "Stretch",
-    "SpinClockwise",
-    "SpinCounterClockwise",
-    "SlideLeft",
-    "SlideRight",
-    "Rise",
-    "Fall",
-)
+    "Grow", "Shrink", "Flatten", "Stretch", "SpinClockwise", "SpinCounterClockwise", "SlideLeft", "SlideRight",
+    "Rise", "Fall",
+)  # fmt: skip
 
 #: The pairs of ``DEMO_CLASSES`` that differ only in motion: a model blind to frame order is at chance in each.
 MOTION_PAIRS = tuple(zip(DEMO_CLASSES[::2], DEMO_CLASSES[1::2], strict=True))
 MANIFEST = ".har-demo.json"
+#: The frame rate of the demo's clips and video, UCF50's.
+DEMO_FPS = 25.0
+#: Pixels of background around the frame, room for the hand-held camera's shake.
+_MARGIN = 2
 
 #: The models whose input cannot tell the demo's classes apart by design, and why: quick mode does not train them
 #: (notebooks 06 and 07 say so), where a figure of theirs would only show chance.
@@ -79,13 +71,8 @@ SHAPES = {
 
 
 def _group_look(seed: int, group: int, width: int, height: int, margin: int, class_index: int | None = None) -> dict:
-    """Background image, actor shape, colour, size and speed shared by every clip of one group.
-
-    With ``class_index`` (the ``"ucf50"`` layout), the look of that class's group alone: drawn the same way
-    for every class, so a look says nothing about the class of a group never seen.
-    """
-    key = [seed, 1, group] if class_index is None else [seed, 4, class_index, group]
-    rng = np.random.default_rng(key)
+    """Background, actor shape, colour, size and speed shared by every clip of one group (of one class, if given)."""
+    rng = np.random.default_rng([seed, 1, group] if class_index is None else [seed, 4, class_index, group])
     top, bottom = rng.integers(20, 140, size=(2, 3))
     ramp = np.linspace(0, 1, height + 2 * margin)[:, None, None]
     background = (top * (1 - ramp) + bottom * ramp).repeat(width + 2 * margin, axis=1)
@@ -168,15 +155,8 @@ def render_clip(
     return frames
 
 
-def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: float = 25.0) -> Path:
-    """Encode BGR frames with OpenCV, atomically (a temporary file renamed when done).
-
-    ``.avi`` gets XviD (UCF50's codec); other containers such as ``.mp4`` get MPEG-4 Part 2. For
-    browser-playable H.264, see ``har.video.H264Writer``.
-    """
-    from har.files import atomic_write
-    from har.video import count_decodable_frames, opencv_name, video_info
-
+def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: float = DEMO_FPS) -> Path:
+    """Encode BGR frames atomically: XviD (UCF50's codec) for ``.avi``, else MPEG-4 Part 2 (H.264: ``H264Writer``)."""
     path = Path(path)
     height, width = frames_bgr[0].shape[:2]
     fourcc = "XVID" if path.suffix.lower() == ".avi" else "mp4v"
@@ -201,46 +181,8 @@ def write_video(path: str | os.PathLike, frames_bgr: list[np.ndarray], fps: floa
     return path
 
 
-def _read_manifest(path: Path) -> dict | None:
-    """The settings a finished demo dataset was made with, or None (no manifest, or a damaged one)."""
-    try:
-        settings = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return settings if isinstance(settings, dict) else None
-
-
-def make_demo_dataset(
-    out_dir: str | os.PathLike,
-    *,
-    n_classes: int = 4,
-    groups: int = 96,
-    clips_per_group: int = 1,
-    frames: tuple[int, int] = (40, 70),
-    size: tuple[int, int] = (160, 120),
-    fps: float = 25.0,
-    seed: int = 0,
-    layout: str = "shared",
-    progress: bool = True,
-) -> Path:
-    """Generate the demo dataset in UCF50 layout under ``out_dir`` and return ``out_dir``.
-
-    ``n_classes`` takes the first classes of ``DEMO_CLASSES`` (2 to 10); every class gets ``groups`` groups
-    of ``clips_per_group`` clips, each clip between ``frames[0]`` and ``frames[1]`` frames of
-    ``size`` = (width, height). The same arguments always give the same clips. If ``out_dir`` already
-    holds a demo dataset made with the same arguments, nothing is written.
-
-    The defaults favour many groups of one clip each over few groups of many clips: models trained on the
-    group split learn the actions, not the looks, only when they have seen enough different looks.
-
-    ``layout`` says how looks are shared. ``"shared"`` (the default): a group's look is the same in every
-    class, so recognising a look tells nothing about the class. ``"ucf50"``: as in UCF50, every (class, group)
-    has a look of its own, shared by that group's clips of that class (use several ``clips_per_group``).
-    A model that memorises looks then gets the clips of a seen (class, group) right without reading the
-    motion, which is the leak of a random split (notebook 03); across groups a look still carries no class.
-    """
-    from tqdm.auto import tqdm
-
+def _demo_settings(n_classes, groups, clips_per_group, frames, size, fps, seed, layout) -> dict:
+    """Check ``make_demo_dataset``'s arguments and return them as its manifest records them."""
     if not 2 <= n_classes <= len(DEMO_CLASSES):
         raise ArgumentError(f"n_classes must be between 2 and {len(DEMO_CLASSES)}, got {n_classes}")
     if groups < 1 or clips_per_group < 1:
@@ -252,55 +194,86 @@ def make_demo_dataset(
     width, height = int(size[0]), int(size[1])
     if width < 16 or height < 16 or width % 2 or height % 2:
         raise ArgumentError(f"size must be even and at least 16x16, got {width}x{height}")
-    out_dir = Path(out_dir)
-    settings = {
-        "n_classes": n_classes,
-        "groups": groups,
-        "clips_per_group": clips_per_group,
-        "frames": list(frames),
-        "size": [width, height],
-        "fps": fps,
-        "seed": seed,
-    }
+    settings = {"n_classes": n_classes, "groups": groups, "clips_per_group": clips_per_group, "frames": list(frames)}
+    settings |= {"size": [width, height], "fps": fps, "seed": seed}
     if layout != "shared":  # older manifests (no layout) stay valid for the default layout
         settings["layout"] = layout
+    return settings
+
+
+def _write_clips(out_dir: Path, settings: dict, progress: bool) -> int:
+    """Render and write every clip of the demo dataset ``settings`` describe; return how many."""
+    from tqdm.auto import tqdm
+
+    seed, (width, height), (shortest, longest) = settings["seed"], settings["size"], settings["frames"]
+    classes = DEMO_CLASSES[: settings["n_classes"]]
+    groups, clips = range(1, settings["groups"] + 1), range(1, settings["clips_per_group"] + 1)
+    jobs = list(itertools.product(range(len(classes)), groups, clips))
+    per_class = settings.get("layout") == "ucf50"
+    looks: dict[tuple[int | None, int], dict] = {}
+    for index, group, clip in tqdm(jobs, desc="Demo clips", unit="clip", disable=not progress):
+        owner = index if per_class else None
+        if (owner, group) not in looks:
+            looks[owner, group] = _group_look(seed, group, width, height, _MARGIN, class_index=owner)
+        name = classes[index]
+        rng = np.random.default_rng([seed, 2, index, group, clip])
+        n_frames = int(rng.integers(shortest, longest + 1))
+        (out_dir / name).mkdir(parents=True, exist_ok=True)
+        clip_frames = render_clip(name, looks[owner, group], rng, n_frames, width, height)
+        write_video(out_dir / name / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, settings["fps"])
+    return len(jobs)
+
+
+def make_demo_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    n_classes: int = 4,
+    groups: int = 96,
+    clips_per_group: int = 1,
+    frames: tuple[int, int] = (40, 70),
+    size: tuple[int, int] = (160, 120),
+    fps: float = DEMO_FPS,
+    seed: int = 0,
+    layout: str = "shared",
+    progress: bool = True,
+) -> Path:
+    """Generate the demo dataset in UCF50 layout under ``out_dir`` and return ``out_dir``.
+
+    Many parameters because each is a knob of the dataset that its manifest records. ``n_classes`` takes the first
+    classes of ``DEMO_CLASSES`` (2 to 10); every class gets ``groups`` groups of ``clips_per_group`` clips, each of
+    ``frames[0]`` to ``frames[1]`` frames of ``size`` = (width, height). The same arguments always give the same
+    clips, and a folder already made with them is left as it is. ``layout``: ``"shared"`` or ``"ucf50"``, see the
+    module's docstring (``"ucf50"`` wants several ``clips_per_group``).
+
+    The defaults favour many groups of one clip each over few groups of many clips: models trained on the
+    group split learn the actions, not the looks, only when they have seen enough different looks.
+    """
+    settings = _demo_settings(n_classes, groups, clips_per_group, frames, size, fps, seed, layout)
+    out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
-    if _read_manifest(manifest) == settings:
+    try:
+        done = json.loads(manifest.read_text()) == settings
+    except (OSError, ValueError):  # no manifest, or a damaged one
+        done = False
+    if done:
         if progress:
             print(f"Demo dataset already in {out_dir}")
         return out_dir
-    margin = 2
-    classes = DEMO_CLASSES[:n_classes]
-    jobs = [(c, g, k) for c in range(n_classes) for g in range(1, groups + 1) for k in range(1, clips_per_group + 1)]
-    looks: dict[tuple[int, int], dict] = {}
-    for index, group, clip in tqdm(jobs, desc="Demo clips", unit="clip", disable=not progress):
-        owner = index if layout == "ucf50" else None
-        if (owner, group) not in looks:
-            looks[owner, group] = _group_look(seed, group, width, height, margin, class_index=owner)
-        look = looks[owner, group]
-        name = classes[index]
-        rng = np.random.default_rng([seed, 2, index, group, clip])
-        n_frames = int(rng.integers(frames[0], frames[1] + 1))
-        folder = out_dir / name
-        folder.mkdir(parents=True, exist_ok=True)
-        clip_frames = render_clip(name, look, rng, n_frames, width, height)
-        write_video(folder / f"v_{name}_g{group:02d}_c{clip:02d}.avi", clip_frames, fps)
-    from har.files import atomic_write
-
+    count = _write_clips(out_dir, settings, progress)
     with atomic_write(manifest) as tmp:  # written last, and whole: it says the dataset is complete
         tmp.write_text(json.dumps(settings))
     if progress:
-        print(f"Wrote {len(jobs)} clips of {n_classes} classes to {out_dir}")
+        print(f"Wrote {count} clips of {n_classes} classes to {out_dir}")
     return out_dir
 
 
-#: The file name of the demo video ``offline_video`` makes, the actions it shows in turn, and the frames each lasts.
+#: The demo video (``har.workspace.offline_video`` makes it): its file name, the actions it shows, their frames.
 DEMO_VIDEO = "demo_actions.mp4"
 DEMO_VIDEO_ACTIONS = ("Grow", "Flatten", "Shrink", "Stretch")
 DEMO_VIDEO_FRAMES_PER_ACTION = 60
 
 
-def demo_video_truth(fps: float = 25.0) -> list[tuple[float, float, str]]:
+def demo_video_truth(fps: float = DEMO_FPS) -> list[tuple[float, float, str]]:
     """What the default demo video shows when: (start s, end s, action), for a timeline's truth band."""
     length = DEMO_VIDEO_FRAMES_PER_ACTION / fps
     return [(i * length, (i + 1) * length, name) for i, name in enumerate(DEMO_VIDEO_ACTIONS)]
@@ -314,34 +287,15 @@ def make_demo_video(
     size: tuple[int, int] = (320, 240),
     group: int = 99,
     seed: int = 0,
-    fps: float = 25.0,
+    fps: float = DEMO_FPS,
 ) -> Path:
     """One video in which an actor from a group never used for training performs ``actions`` in turn.
 
-    The stand-in for a YouTube video in quick mode: a sliding-window prediction over it should change
-    its label as the action changes.
+    Quick mode's stand-in for a YouTube video: a sliding-window prediction over it should follow the actions.
     """
     width, height = int(size[0]), int(size[1])
-    look = _group_look(seed, group, width, height, 2)
+    look = _group_look(seed, group, width, height, _MARGIN)
     frames = []
     for i, name in enumerate(actions):
         frames += render_clip(name, look, np.random.default_rng([seed, 3, group, i]), frames_per_action, width, height)
     return write_video(path, frames, fps)
-
-
-def offline_video(dataset: str, classes, videos_dir: str | os.PathLike) -> Path:
-    """A video to label that needs no internet: the demo video, or a real clip of a folder of clips.
-
-    For ``dataset == "demo"``, ``make_demo_video`` in ``videos_dir``; otherwise the longest clip (by file
-    size) of the first of ``classes`` in that dataset's folder (``har.workspace.dataset_root``), so the
-    model sees an action it knows. The last fallback of notebook 08 when no video can be downloaded.
-    """
-    from har.dataset import discover_clips
-    from har.workspace import dataset_root
-
-    if dataset == "demo":
-        path = Path(videos_dir) / DEMO_VIDEO
-        return path if path.is_file() else make_demo_video(path)
-    clips, _ = discover_clips(dataset_root(dataset), list(classes) if classes else None)
-    first = [c.path for c in clips if c.class_name == clips[0].class_name]
-    return max(first, key=lambda p: (p.stat().st_size, p.name))

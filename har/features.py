@@ -25,10 +25,18 @@ from pathlib import Path
 
 import numpy as np
 
-from har.dataset import clips_fingerprint, discover_clips, frame_steps, labelled, read_cache, save_cache
+from har.dataset import (
+    clips_fingerprint,
+    current_cache,
+    decode_clips,
+    discover_clips,
+    frame_steps,
+    labelled,
+    read_cache,
+    save_cache,
+)
 from har.errors import DatasetError
 from har.weights import DEFAULT_BACKBONE, describe, weights_id
-from har.workers import run_in_workers
 
 #: The size ImageNet backbones were trained at.
 BACKBONE_SIZE = 224
@@ -169,8 +177,6 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
     classes left without a clip dropped. With ``out`` the cache is written atomically, and reused (when ``reuse``) if
     it holds the same clips and settings. Returns a ``FeatureReport`` whose ``backbone`` is the model.
     """
-    from tqdm.auto import tqdm
-
     clips, _stray = discover_clips(root, classes)
     settings = {
         **settings,
@@ -178,25 +184,22 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
     }
     fingerprint = clips_fingerprint(clips, settings)
     kind = "Keypoint" if settings.get("kind") == "pose" else "Feature"
-    cached = _cached(out, fingerprint) if reuse else None
+    cached = current_cache(out, load_features, fingerprint) if reuse else None
     model, run, more = load()
     if cached is not None:
         if progress:
             print(f"{kind} cache {out} is up to date: {cached.summary()}")
         return FeatureReport(cached, [tuple(s) for s in cached.settings.get("skipped", [])], model, reused=True)
-    size = tuple(settings["image_size"])
-    jobs = [(str(c.path), settings["sequence_length"], size) for c in clips]
-    outcomes = run_in_workers("har.video:extract_frames", jobs, workers=workers or os.cpu_count() or 1,
-                              kwargs={"with_count": True}, retry_kwargs={"backend": "ffmpeg"},
-                              what=[c.relative for c in clips])  # fmt: skip
     features, counts, reasons = {}, np.zeros(len(clips), np.int64), {}
     desc = "Pose keypoints" if kind == "Keypoint" else "Backbone features"
-    for i, result, error in tqdm(outcomes, total=len(clips), desc=desc, unit="clip", disable=not progress):
-        if error is None:
+    size = tuple(settings["image_size"])
+    for i, result, reason in decode_clips(clips, settings["sequence_length"], size, workers=workers, progress=progress,
+                                          desc=desc):  # fmt: skip
+        if reason is None:
             frames, counts[i] = result
             features[i] = np.asarray(run(frames), np.float16)
         else:
-            reasons[i] = str(error).removeprefix(f"{clips[i].path}: ")
+            reasons[i] = reason
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
     if not features:
         raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
@@ -213,17 +216,6 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
     if out is not None:
         save_features(dataset, out)
     return FeatureReport(dataset, skipped, model)
-
-
-def _cached(out, fingerprint: str) -> FeatureDataset | None:
-    """The cache at ``out`` when it was made from the same clips and settings, else None."""
-    if out is None or not Path(out).is_file():
-        return None
-    try:
-        cached = load_features(out)
-    except DatasetError:
-        return None
-    return cached if cached.settings.get("fingerprint") == fingerprint else None
 
 
 def save_features(dataset: FeatureDataset, path: str | os.PathLike) -> Path:

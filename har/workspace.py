@@ -11,8 +11,15 @@ import os
 import platform
 import shutil
 import sys
+import time
 from pathlib import Path
 
+import cv2
+import numpy as np
+
+from har import __version__
+from har.dataset import build_dataset, discover_clips
+from har.demo import DEMO_VIDEO, make_demo_dataset, make_demo_video
 from har.errors import HarError
 
 
@@ -45,21 +52,16 @@ def quick_mode() -> bool:
     return os.environ.get("HAR_QUICK", "0").lower() in ("1", "true", "yes")
 
 
-#: The demo in UCF50's layout (notebook 03's leak lesson): a look per (class, group), three clips of each.
+#: ``"demo-ucf50"``, the demo in UCF50's layout (notebook 03's leak lesson): a look per (class, group), three clips
+#: of each, so a random split leaks.
 DEMO_UCF50 = {"groups": 16, "clips_per_group": 3, "layout": "ucf50"}
 
 
 def dataset_root(dataset: str) -> Path:
-    """The folder of a dataset: ``"demo"`` or ``"demo-ucf50"`` (generated if missing), ``"ucf50"`` or your own.
-
-    ``"demo-ucf50"`` is the demo laid out as UCF50 is (``DEMO_UCF50``): the clips of one group of one class
-    share a look, so a random split leaks.
-    """
-    if dataset in ("demo", "demo-ucf50"):
-        from har.demo import make_demo_dataset
-
-        if dataset == "demo":
-            return make_demo_dataset(data_dir() / "demo")
+    """The folder of a dataset: ``"demo"`` or ``"demo-ucf50"`` (generated if missing), ``"ucf50"`` or your own."""
+    if dataset == "demo":
+        return make_demo_dataset(data_dir() / "demo")
+    if dataset == "demo-ucf50":
         return make_demo_dataset(data_dir() / "demo_ucf50", **DEMO_UCF50)
     if dataset.lower() == "ucf50":
         root = data_dir() / "UCF50"
@@ -84,8 +86,8 @@ def describe_dataset(dataset: str) -> str:
 
 
 def cache_path(dataset: str, sequence_length: int, image_size: int, kind: str = "") -> Path:
-    """Where notebook 02 writes the dataset cache that later notebooks load; with ``kind`` (``"features"``,
-    ``"keypoints"``) the cache of that kind beside it, which notebooks 05 and 06 write and 06-07 read."""
+    """Where notebook 02 writes the dataset cache later notebooks load; with ``kind`` (``"features"``,
+    ``"keypoints"``), the cache of that kind beside it (notebooks 05 and 06 write those, 06 and 07 read them)."""
     name = dataset if dataset in ("demo", "demo-ucf50", "ucf50") else Path(dataset).name
     return data_dir() / f"cache_{name.lower()}_{sequence_length}x{image_size}{'.' + kind if kind else ''}.npz"
 
@@ -96,8 +98,6 @@ def chosen_model_file() -> Path:
 
 
 def _has_flow(path: Path) -> bool:
-    import numpy as np
-
     try:
         with np.load(path, allow_pickle=False) as data:
             return "flow" in data.files
@@ -106,15 +106,12 @@ def _has_flow(path: Path) -> bool:
 
 
 def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size: int, *, flow: bool = False) -> Path:
-    """The dataset cache notebook 02 writes, or, when it is missing, that cache built here and now.
+    """The dataset cache notebook 02 writes or, when it is missing, that cache built here and now (saying so).
 
-    So a notebook opened alone (a new Colab runtime without Drive, say) goes on: it says which it did and
-    how long it took. UCF50 itself is downloaded first when it is not in ``data/`` either (notebook 01's step).
-    ``flow``: the cache must hold optical flow too (the two-stream model); one without it is built again with it,
-    in place (the same frames, and the flow beside them).
+    So a notebook opened alone (a new Colab runtime without Drive, say) goes on; UCF50 itself is downloaded first
+    when it is not in ``data/`` either. ``flow``: the cache must hold optical flow too (the two-stream model); one
+    without it is built again with it, in place.
     """
-    import time
-
     path = cache_path(dataset, sequence_length, image_size)
     if path.is_file() and (not flow or _has_flow(path)):
         print(f"dataset cache: {path} (made by 02_frame_extraction_and_dataset)")
@@ -125,11 +122,9 @@ def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size:
         from har.download import fetch_ucf50
 
         fetch_ucf50(data_dir())
-    from har.dataset import build_dataset, discover_clips
-
     root = dataset_root(dataset)
     clips, _ = discover_clips(root, classes)
-    guess = len(clips) / (25 * (os.cpu_count() or 1))  # about 25 clips/s per core (benchmarks/bench_extraction.py)
+    guess = len(clips) / (25 * (os.cpu_count() or 1))  # clips/s per core: benchmarks/bench_extraction.py measures it
     what = "optical flow" if path.is_file() else "dataset cache"
     print(
         f"no {what} at {path}: building it from {len(clips)} clips of {root}, as notebook 02 does"
@@ -140,20 +135,26 @@ def find_or_build_cache(dataset: str, classes, sequence_length: int, image_size:
     return path
 
 
-def require(path: Path, notebook: str) -> Path:
-    """Return ``path`` if it exists, else raise an error naming the notebook that makes it."""
-    if not Path(path).exists():
-        raise HarError(f"{path} is missing: run {notebook} first")
-    return Path(path)
+def offline_video(dataset: str, classes, videos_dir: str | os.PathLike) -> Path:
+    """A video to label that needs no internet, notebook 08's last fallback when no video can be downloaded.
+
+    For ``"demo"``, the demo video (``har.demo.make_demo_video``) in ``videos_dir``; otherwise the longest clip (by
+    file size) of the first of ``classes`` in the dataset's folder, so the model sees an action it knows.
+    """
+    if dataset == "demo":
+        path = Path(videos_dir) / DEMO_VIDEO
+        return path if path.is_file() else make_demo_video(path)
+    clips, _ = discover_clips(dataset_root(dataset), list(classes) if classes else None)
+    first = [c.path for c in clips if c.class_name == clips[0].class_name]
+    return max(first, key=lambda p: (p.stat().st_size, p.name))
 
 
 def use_colab_storage(drive: bool = True, *, content: str = "/content") -> str:
     """On Colab, choose where ``data/`` and ``models/`` live, and return a line saying where.
 
-    With ``drive``, Google Drive is mounted at ``<content>/drive`` and the work folder is
-    ``MyDrive/har`` on it: the unpacked dataset, the cache and the models stay there between runtimes, so a
-    notebook opened alone finds what another one made. Without it (or when mounting fails), ``<content>``
-    holds them until the runtime ends. A ``HAR_WORKDIR`` set beforehand wins.
+    With ``drive``, the work folder is ``MyDrive/har`` on Google Drive (mounted at ``<content>/drive``), kept between
+    runtimes so a notebook opened alone finds what another one made; without it, or when mounting fails,
+    ``<content>``, lost with the runtime. A ``HAR_WORKDIR`` set beforehand wins.
     """
     if os.environ.get("HAR_WORKDIR"):
         return f"data/ and models/ are in {os.environ['HAR_WORKDIR']} (HAR_WORKDIR)"
@@ -177,22 +178,15 @@ def use_colab_storage(drive: bool = True, *, content: str = "/content") -> str:
 
 def environment_report(with_tensorflow: bool = False) -> str:
     """Versions of Python, har, OpenCV (and TensorFlow/Keras), and whether a GPU is present."""
-    import cv2
-
-    import har
-
-    lines = [f"Python {platform.python_version()}, har {har.__version__}, OpenCV {cv2.__version__}"]
+    lines = [f"Python {platform.python_version()}, har {__version__}, OpenCV {cv2.__version__}"]
     if with_tensorflow:
         from har.backend import keras, tf
 
-        gpus = tf.config.list_physical_devices("GPU")
         lines.append(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({keras.backend.backend()} backend)")
-        has_gpu = bool(gpus)
+        has_gpu = bool(tf.config.list_physical_devices("GPU"))
     else:
         has_gpu = shutil.which("nvidia-smi") is not None
-    if has_gpu:
-        lines.append("GPU: found; training will use it.")
-    else:
-        hint = " (Colab: Runtime > Change runtime type > GPU)" if "google.colab" in sys.modules else ""
-        lines.append(f"GPU: none. Fine for this notebook's quick mode; full training wants a GPU{hint}.")
+    hint = " (Colab: Runtime > Change runtime type > GPU)" if "google.colab" in sys.modules else ""
+    no_gpu = f"GPU: none. Fine for this notebook's quick mode; full training wants a GPU{hint}."
+    lines.append("GPU: found; training will use it." if has_gpu else no_gpu)
     return "\n".join(lines)

@@ -84,7 +84,7 @@ def test_the_rehearsal_injects_after_the_parameters_cell(tmp_path):
     (data / "A" / "v_A_g02_c01.avi").write_bytes(b"x" * 20)
     (data / "A" / "notes.txt").write_bytes(b"x" * 99)
     changes = rehearse.overrides(data, epochs=3)
-    from har.demo import offline_video
+    from har.workspace import offline_video
 
     assert offline_video(str(data), None, tmp_path).name == "v_A_g02_c01.avi"  # a clip, not the stray file
     assert "VIDEO_URL = None" in changes["08_predict_on_youtube_videos"]

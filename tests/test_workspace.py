@@ -37,13 +37,6 @@ def test_dataset_root_and_cache_path(tmp_path, monkeypatch):
     assert workspace.cache_path(str(tmp_path / "Mine"), 10, 32).name == "cache_mine_10x32.npz"
 
 
-def test_require_names_the_notebook_to_run_first(tmp_path):
-    with pytest.raises(HarError, match="run 02_frame_extraction_and_dataset first"):
-        workspace.require(tmp_path / "cache.npz", "02_frame_extraction_and_dataset")
-    (tmp_path / "cache.npz").write_bytes(b"x")
-    assert workspace.require(tmp_path / "cache.npz", "02") == tmp_path / "cache.npz"
-
-
 def test_environment_report_without_tensorflow():
     code = (
         "import sys; from har.workspace import environment_report; print(environment_report()); "
