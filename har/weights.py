@@ -1,10 +1,8 @@
 """Pretrained weights: Keras's ImageNet download, a file of yours, or the weights folder of an offline machine.
 
-Wherever the course takes a backbone's weights it takes ``"imagenet"`` (Keras downloads them: Colab, any connected
-machine), ``None`` (random weights: only the plumbing is shown) or the path of a ``.weights.h5`` file. A machine that
-reaches no download names a folder of such files in ``HAR_WEIGHTS`` (the Makefile passes it to the tests, the demo and
-the rehearsal when there is one); ``course_weights`` picks the file from it, and without one the pretrained model is
-not run, and ``not_run_reason`` says why.
+Wherever the course takes a backbone's weights it takes ``"imagenet"`` (Keras downloads them), ``None`` (random
+weights: only the plumbing is shown) or the path of a ``.weights.h5`` file. A machine that reaches no download names
+a folder of such files in ``HAR_WEIGHTS``; without one, quick mode does not run the pretrained model.
 """
 
 from __future__ import annotations
@@ -40,13 +38,11 @@ def local_weights(name: str) -> Path | None:
 
 
 def course_weights(name: str, quick: bool, weights="imagenet") -> str | None:
-    """What a notebook passes as ``weights`` for the backbone ``name`` when asked for ``weights``: for
-    ``"imagenet"``, the ``HAR_WEIGHTS`` file when there is one, else Keras's download in full mode and None in quick
-    mode, which never downloads; anything else (a file of yours, None) as it is."""
+    """The ``weights`` to give the backbone ``name``: for ``"imagenet"``, the ``HAR_WEIGHTS`` file when there is one,
+    else Keras's download in full mode and None in quick mode, which never downloads; anything else as it is."""
     if weights != "imagenet":
         return weights
-    path = local_weights(name)
-    if path is not None:
+    if path := local_weights(name):
         return str(path)
     return None if quick else "imagenet"
 
@@ -65,8 +61,7 @@ def check_weights(weights) -> None:
         return
     if not isinstance(weights, (str, os.PathLike)):
         raise HarError(f"weights must be 'imagenet', None or a .weights.h5 file, not {weights!r}")
-    path = Path(weights)
-    if not path.is_file():
+    if not Path(weights).is_file():
         raise HarError(f"{weights}: no such weights file (give a .weights.h5 file, 'imagenet' or None)")
 
 
@@ -75,11 +70,8 @@ def weights_id(weights) -> str | None:
     (its content, not its name: two copies are the same weights, two versions under one name are not)."""
     if weights is None or weights == "imagenet":
         return weights
-    digest = hashlib.sha256()
     with open(weights, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
+        return "sha256:" + hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def describe(weights) -> str:

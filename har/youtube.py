@@ -1,13 +1,10 @@
 """Video sources: a YouTube (or any yt-dlp-supported) URL, a local file, or a webcam index.
 
-The tutorial used ``pafy`` and ``youtube-dl``; neither works with YouTube any more (pafy is unmaintained
-and youtube-dl lags YouTube's changes), so this module uses ``yt-dlp`` through its Python API. For YouTube,
-yt-dlp (2025.11.12 and later) also needs a JavaScript runtime to solve the site's challenges with its EJS
-scripts (the ``yt-dlp-ejs`` package): ``js_runtime`` finds Deno, which the ``deno`` package on PyPI ships
-inside the virtual environment where yt-dlp does not always look, and hands its path to yt-dlp. YouTube
-often refuses machines it does not trust ("Sign in to confirm you're not a bot"), private and removed
-videos fail too: every failure raises one ``VideoSourceError`` that tells you to upload the video or point
-to a local file instead.
+The tutorial's ``pafy`` and ``youtube-dl`` no longer work with YouTube; this module uses ``yt-dlp``'s Python API.
+For YouTube, yt-dlp also needs a JavaScript runtime to solve the site's challenges: ``js_runtime`` finds Deno, which
+the ``deno`` package ships inside the virtual environment, where yt-dlp does not always look. YouTube often refuses
+machines it does not trust ("Sign in to confirm you're not a bot"): every failure raises one ``VideoSourceError``
+that says to upload the video or point to a local file instead.
 """
 
 from __future__ import annotations
@@ -15,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,11 +57,8 @@ class _QuietLogger:
 
 
 def js_runtime() -> dict[str, dict[str, str]] | None:
-    """The JavaScript runtime for yt-dlp's ``js_runtimes`` option, e.g. ``{"deno": {"path": "/…/bin/deno"}}``.
-
-    Looks for the binary of the ``deno`` Python package first (``deno.find_deno_bin()``), then ``deno`` and
-    ``node`` on the ``PATH``. Returns ``None`` when none is found; yt-dlp then tries its own default (deno).
-    """
+    """yt-dlp's ``js_runtimes`` option, e.g. ``{"deno": {"path": "/…/bin/deno"}}``: the ``deno`` package's binary,
+    else ``deno`` or ``node`` on the ``PATH``, else None (yt-dlp then tries its own default)."""
     try:
         import deno
 
@@ -81,11 +76,8 @@ def js_runtime() -> dict[str, dict[str, str]] | None:
 def yt_dlp_options(
     out_dir: str | os.PathLike, *, max_height: int = 480, logger=None, progress_hooks=(), runtime=None
 ) -> dict:
-    """The ``yt_dlp.YoutubeDL`` options ``download_video`` uses, saving to ``out_dir/<id>.<ext>``.
-
-    ``runtime`` is a ``js_runtime()`` result; by default ``js_runtime()`` is asked. Without one the option
-    is left out, so yt-dlp falls back to its default.
-    """
+    """The ``yt_dlp.YoutubeDL`` options ``download_video`` uses, saving to ``out_dir/<id>.<ext>``; ``runtime`` is a
+    ``js_runtime()`` result (asked for by default)."""
     options = {
         "format": f"best[ext=mp4][height<={max_height}]/best[height<={max_height}]/best",
         "outtmpl": str(Path(out_dir) / "%(id)s.%(ext)s"),
@@ -110,43 +102,17 @@ def download_video(
 ) -> Video:
     """Download ``url`` with yt-dlp into ``out_dir`` and return the file and the video's title.
 
-    Prefers a single-file MP4 no taller than ``max_height`` (small, and no ffmpeg merge needed), then
-    any single file. yt-dlp gets the JavaScript runtime ``js_runtime`` finds (YouTube needs one); without
-    one it still tries, and the error says so. The download happens in a temporary folder and only a
-    complete file that OpenCV can decode is moved into ``out_dir``; anything else is deleted and
-    ``VideoSourceError`` is raised.
+    Prefers a single-file MP4 no taller than ``max_height`` (small, and no ffmpeg merge needed), then any single
+    file. The download happens in a temporary folder and only a complete file that OpenCV can decode is moved into
+    ``out_dir``; anything else is deleted and ``VideoSourceError`` is raised.
     """
-    import yt_dlp
-    from tqdm.auto import tqdm
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    logger = _QuietLogger()
-    bar = None
-
-    def hook(status: dict) -> None:
-        nonlocal bar
-        if not progress or status.get("status") != "downloading":
-            return
-        if bar is None:
-            total = status.get("total_bytes") or status.get("total_bytes_estimate")
-            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video")
-        bar.update(status.get("downloaded_bytes", 0) - bar.n)
-
     runtime = js_runtime()
     hint = FALLBACK_HINT if runtime else f"{NO_JS_RUNTIME}; {FALLBACK_HINT}"
     with tempfile.TemporaryDirectory(prefix=".download-", dir=out_dir) as tmp:
-        options = yt_dlp_options(tmp, max_height=max_height, logger=logger, progress_hooks=[hook], runtime=runtime)
-        try:
-            with yt_dlp.YoutubeDL(options) as ydl:
-                info = ydl.extract_info(url, download=True)
-                downloaded = Path(ydl.prepare_filename(info))
-        except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as error:
-            reason = logger.errors[-1] if logger.errors else str(error)
-            raise VideoSourceError(f"could not download {url}: {_short(reason)}; {hint}") from None
-        finally:
-            if bar is not None:
-                bar.close()
+        options = yt_dlp_options(tmp, max_height=max_height, runtime=runtime)
+        downloaded, title = _run_yt_dlp(url, options, hint, progress)
         if not downloaded.is_file():
             files = [p for p in Path(tmp).iterdir() if p.is_file() and not p.name.endswith(".part")]
             if not files:
@@ -155,7 +121,30 @@ def download_video(
         _check_decodes(downloaded, url)
         final = out_dir / downloaded.name
         shutil.move(downloaded, final)
-    return Video(final, str(info.get("title") or final.stem))
+    return Video(final, title or final.stem)
+
+
+def _run_yt_dlp(url: str, options: dict, hint: str, progress: bool) -> tuple[Path, str]:
+    """Download ``url`` quietly but for a progress bar; return the file yt-dlp names and the video's title."""
+    import yt_dlp
+    from tqdm.auto import tqdm
+
+    logger = _QuietLogger()
+    # delay: no bar at all for a download that fails at once
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video", disable=not progress, delay=1)
+
+    def hook(status: dict) -> None:
+        if status.get("status") == "downloading":
+            bar.total = status.get("total_bytes") or status.get("total_bytes_estimate")
+            bar.update(status.get("downloaded_bytes", 0) - bar.n)
+
+    try:
+        with bar, yt_dlp.YoutubeDL({**options, "logger": logger, "progress_hooks": [hook]}) as ydl:
+            info = ydl.extract_info(url, download=True)
+            return Path(ydl.prepare_filename(info)), str(info.get("title") or "")
+    except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as error:
+        reason = logger.errors[-1] if logger.errors else str(error)
+        raise VideoSourceError(f"could not download {url}: {_short(reason)}; {hint}") from None
 
 
 def _short(reason: str) -> str:
@@ -204,17 +193,15 @@ def _upload_on_colab(out_dir: Path) -> Video | None:
     from google.colab import files
 
     print("Choose a video file to upload (Cancel to go on without one):")
-    uploaded = files.upload() or {}
-    for name, data in uploaded.items():
+    for name, data in (files.upload() or {}).items():
         path = out_dir / Path(name).name
         path.write_bytes(data)
         try:
             _check_decodes(path, name)
+            return Video(path, path.stem)
         except VideoSourceError:
             path.unlink(missing_ok=True)
             print(f"{name} is not a video that can be decoded")
-            continue
-        return Video(path, path.stem)
     return None
 
 
@@ -229,14 +216,10 @@ def video_with_fallbacks(
 ) -> Video:
     """The lesson's video, falling back step by step so that the lesson always goes on.
 
-    Tries, in order: ``url`` (yt-dlp), Colab's upload widget (on Colab only), the file ``local``, the
-    Creative Commons ``sample_url``, and last ``offline()``, a function that makes a video without the
-    internet (the demo video, or a real clip of the dataset) and returns its path. A step that is not given
-    (``None``) is passed over; a step that fails prints one line saying why. Raises ``VideoSourceError``
-    only when every step failed.
+    Tries, in order: ``url`` (yt-dlp), Colab's upload widget (on Colab only), the file ``local``, the Creative
+    Commons ``sample_url``, and last ``offline()``, a function that makes a video without the internet and returns
+    its path. A step given as None is passed over; a step that fails prints one line saying why.
     """
-    import sys
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
