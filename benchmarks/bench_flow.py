@@ -39,14 +39,34 @@ FLOW_WAYS = {
 }
 
 
+def flow_way():
+    """``har.video.FlowMaker`` with another method and, optionally, a fixed (width, height) for its grey frames."""
+    import cv2
+
+    from har.video import FlowMaker
+
+    class FlowWay(FlowMaker):
+        def __init__(self, image_size, calc, grey_size):
+            super().__init__(image_size)
+            self.calc, self.grey_size = calc, grey_size
+
+        def grey(self, frame_bgr):
+            if self.grey_size is None:
+                return super().grey(frame_bgr)
+            return cv2.cvtColor(cv2.resize(frame_bgr, self.grey_size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+
+    return FlowWay
+
+
 def clip_flows(job: tuple[str, int]) -> tuple[dict, dict]:
     """Every way's flow ``[T, 64, 64, 2]`` (``FlowMaker`` with that way's method and size) for one clip, and its ms
     per frame pair."""
     import cv2
     import numpy as np
 
-    from har.video import FlowMaker, flow_pairs, iter_frames, sample_frame_indices
+    from har.video import flow_pairs, iter_frames, sample_frame_indices
 
+    FlowWay = flow_way()
     path, length = job
     frames = list(iter_frames(path))
     pairs = flow_pairs(sample_frame_indices(len(frames), length))
@@ -57,7 +77,7 @@ def clip_flows(job: tuple[str, int]) -> tuple[dict, dict]:
     }
     flows, costs = {}, {}
     for name, (size, method) in FLOW_WAYS.items():
-        maker = FlowMaker((64, 64), calc=methods[method], grey_size=None if size == "own" else size)
+        maker = FlowWay((64, 64), methods[method], None if size == "own" else size)
         start = time.perf_counter()
         out = []
         for a, b in pairs.tolist():

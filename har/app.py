@@ -1,17 +1,15 @@
 """A small "try-it" web app: upload a video (or paste a URL) and see the actions a model bundle finds in it.
 
-``python -m har app MODEL`` (or ``har.app.launch(MODEL)`` from Python) starts a Gradio app that shows the
-labelled video (``har.predict.predict_on_video``), the label timeline (``har.viz.plot_label_timeline``)
-and the top-3 actions of the whole video (``har.predict.predict_single_action``). The model loads once;
-every run writes into a temporary folder that is emptied as the app goes. Bad input (a clip too short, a
-URL that does not download) shows as a one-line error in the page, never a traceback.
-
-Gradio is not a core dependency of ``har``: it is imported when an app is built, and a missing install
-fails in one line. Set ``GRADIO_ANALYTICS_ENABLED=False`` to keep Gradio from phoning home.
+``python -m har app MODEL`` (or ``har.app.launch(MODEL)``) starts a Gradio app that shows the labelled video,
+the label timeline and the top-3 actions of the whole video. The model loads once; every run writes into a
+temporary folder that is emptied as the app goes. Bad input shows as a one-line error in the page, never a
+traceback. Gradio is not a core dependency: it is imported when an app is built, and a missing install fails in
+one line. Set ``GRADIO_ANALYTICS_ENABLED=False`` to keep Gradio from phoning home.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,19 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from har.errors import HarError
+from har.errors import HarError, one_line
 
 #: A run's folder (its download and labelled video) is deleted once it is this old (seconds).
 KEEP_RUNS_FOR = 3600
-#: ``elem_id`` of the page's parts, for tests and custom CSS.
-ELEMENT_IDS = {
-    "video": "har-video-in",
-    "url": "har-url",
-    "run": "har-run",
-    "labelled": "har-video-out",
-    "top": "har-top3",
-    "timeline": "har-timeline",
-}
 
 
 def _gradio():
@@ -53,20 +42,16 @@ def _prune(root: Path, keep: Path, max_age: float = KEEP_RUNS_FOR) -> None:
     """Delete the run folders in ``root`` older than ``max_age`` seconds (Gradio has its own copies)."""
     now = time.time()
     for folder in root.glob("run-*"):
-        try:
-            old = now - folder.stat().st_mtime > max_age
-        except OSError:
-            continue
-        if folder != keep and old:
-            shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # another run may have deleted it meanwhile
+            if folder != keep and now - folder.stat().st_mtime > max_age:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def label_video(predictor, video: str | os.PathLike | None, url: str | None, folder: str | os.PathLike):
     """Label one video for the app: return the labelled MP4's path, the top-3 and the timeline figure.
 
-    ``video`` (an uploaded file) wins over ``url``; a URL is downloaded into ``folder`` with yt-dlp
-    (``har.youtube.resolve_source``). Only http(s) URLs are taken from the text box: a path or a webcam
-    index would read the server's files or camera. Raises ``HarError`` with a one-line message.
+    ``video`` (an uploaded file) wins over ``url``, which is downloaded into ``folder``. Only http(s) URLs are
+    taken: a path or a webcam index would read the server's files or camera. Raises ``HarError`` (one line).
     """
     from har.predict import predict_on_video, predict_single_action
     from har.viz import plot_label_timeline
@@ -105,17 +90,14 @@ def _description(model_path: Path, predictor) -> str:
 
 
 def build_app(model_path: str | os.PathLike):
-    """Build (not launch) the app for the model bundle ``model_path``; return its ``gradio.Blocks``.
+    """Build (not launch) the app for the model bundle ``model_path``, loaded once here; return its ``gradio.Blocks``.
 
-    The bundle is checked and loaded once, here; every run reuses it. Outputs go to a temporary folder
-    that lives as long as the app (runs older than an hour are deleted as new ones come).
-    """
+    Outputs go to a temporary folder that lives as long as the app; old runs are deleted as new ones come."""
     gr = _gradio()
     from har.bundle import read_metadata
 
     model_path = Path(model_path)
     read_metadata(model_path)  # a file that is not a bundle fails in one line, before TensorFlow loads
-    from har.errors import one_line
     from har.predict import Predictor
 
     predictor = Predictor.load(model_path)
@@ -132,23 +114,20 @@ def build_app(model_path: str | os.PathLike):
         except Exception as error:  # a bug: one line in the page, the traceback on the server's console
             raise gr.Error(one_line(f"{type(error).__name__}: {error}")) from error
 
-    ids = ELEMENT_IDS
     with gr.Blocks(title="Human activity recognition", delete_cache=(KEEP_RUNS_FOR, KEEP_RUNS_FOR)) as blocks:
         gr.Markdown(_description(model_path, predictor))
         with gr.Row():
             with gr.Column():
-                video = gr.Video(label="Video file", sources=["upload"], elem_id=ids["video"])
+                video = gr.Video(label="Video file", sources=["upload"], elem_id="har-video-in")
                 url = gr.Textbox(
-                    label="...or a video URL", placeholder="https://www.youtube.com/watch?v=...", elem_id=ids["url"]
+                    label="...or a video URL", placeholder="https://www.youtube.com/watch?v=...", elem_id="har-url"
                 )
-                button = gr.Button("Label the actions", variant="primary", elem_id=ids["run"])
+                button = gr.Button("Label the actions", variant="primary", elem_id="har-run")
             with gr.Column():
-                labelled = gr.Video(label="Labelled video", interactive=False, elem_id=ids["labelled"])
-                top = gr.Label(label="Top 3 for the whole video", num_top_classes=3, elem_id=ids["top"])
-        timeline = gr.Plot(label="Label timeline", elem_id=ids["timeline"])
-        outputs = [labelled, top, timeline]
-        button.click(run, inputs=[video, url], outputs=outputs, concurrency_limit=1)
-        url.submit(run, inputs=[video, url], outputs=outputs, concurrency_limit=1)
+                labelled = gr.Video(label="Labelled video", interactive=False, elem_id="har-video-out")
+                top = gr.Label(label="Top 3 for the whole video", num_top_classes=3, elem_id="har-top3")
+        timeline = gr.Plot(label="Label timeline", elem_id="har-timeline")
+        gr.on([button.click, url.submit], run, [video, url], [labelled, top, timeline], concurrency_limit=1)
     blocks.har_workdir = workdir  # the folder lives as long as the app
     return blocks
 
@@ -163,9 +142,9 @@ def launch(
 ):
     """Build the app for ``model_path`` and serve it at ``http://server_name:server_port`` (Gradio's port if None).
 
-    ``share=True`` also opens a public ``*.gradio.live`` link (through Gradio's servers). From a script this
-    blocks until Ctrl-C and then closes the server. With ``prevent_thread_lock=True``, or at an interactive
-    prompt such as Jupyter, it returns the running ``gradio.Blocks`` at once: stop it with ``.close()``.
+    ``share=True`` also opens a public ``*.gradio.live`` link. From a script this blocks until Ctrl-C, then closes
+    the server; with ``prevent_thread_lock=True``, or in Jupyter, it returns the running ``gradio.Blocks`` at once:
+    stop it with ``.close()``.
     """
     blocks = build_app(model_path)
     blocks.launch(share=share, server_name=server_name, server_port=server_port, prevent_thread_lock=True)

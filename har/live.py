@@ -73,14 +73,6 @@ def _name(source) -> str:
     return "frames"
 
 
-def _camera_frames(reader) -> Iterator[np.ndarray]:
-    while reader.grab():
-        frame = reader.retrieve()
-        if frame is None:
-            return
-        yield frame
-
-
 def _open_source(source: VideoSource | Iterable[np.ndarray], stack: ExitStack) -> tuple[float, Iterator, bool]:
     """(fps, frame iterator, whether the frames are ours to draw on) of a webcam, a file or frames passed in.
 
@@ -97,7 +89,7 @@ def _open_source(source: VideoSource | Iterable[np.ndarray], stack: ExitStack) -
                 f"webcam {source}: cannot be opened (no camera with that index, or another program is using it)"
             ) from None
         stack.callback(reader.release)
-        return reader.info.fps, _camera_frames(reader), True
+        return reader.info.fps, iter(reader), True
     if isinstance(source, str | os.PathLike):
         from har.workers import FrameStream
 

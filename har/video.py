@@ -173,18 +173,32 @@ def open_video(source: VideoSource) -> cv2.VideoCapture:
 
 def video_info(source: VideoSource, *, backend: str = "auto") -> VideoInfo:
     """Read the container's frame count, frame rate and size without decoding."""
-    reader = open_reader(source, backend)
-    try:
+    with open_reader(source, backend) as reader:
         return reader.info
-    finally:
-        reader.release()
 
 
 def _sane_fps(fps: float) -> float:
     return fps if 1 <= fps <= 240 else 25.0  # 0, NaN or 1000 fps: the container does not know
 
 
-class _OpenCVReader:
+class _Reader:
+    """What both decoders share: ``with`` closes the reader, and iterating yields every decodable BGR frame."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        while self.grab():
+            frame = self.retrieve()
+            if frame is None:
+                return
+            yield frame
+
+
+class _OpenCVReader(_Reader):
     """Frames of a file or webcam through OpenCV: ``grab`` decodes, ``retrieve`` converts to BGR."""
 
     def __init__(self, source: VideoSource):
@@ -208,7 +222,7 @@ class _OpenCVReader:
         self._capture.release()
 
 
-class _FFmpegReader:
+class _FFmpegReader(_Reader):
     """Frames of a file through FFmpeg's own program, in a process of its own, as BGR over a pipe."""
 
     def __init__(self, source: VideoSource):
@@ -252,7 +266,8 @@ class _FFmpegReader:
 
 
 def open_reader(source: VideoSource, backend: str = "auto"):
-    """A frame reader (``grab``/``retrieve``/``release``, ``info``) for a file or webcam with the chosen decoder."""
+    """A frame reader for a file or webcam with the chosen decoder: its ``info``, its frames by iterating (or
+    ``grab`` then ``retrieve``, which converts a frame only when it is kept), ``release`` or ``with`` to close it."""
     if _pick_backend(source, backend) == "ffmpeg":
         return _FFmpegReader(source)
     return _OpenCVReader(source)
@@ -300,22 +315,18 @@ class FlowMaker:
     measured in model pixels, less its mean over the frame (the camera's own pan, roughly, as Simonyan and
     Zisserman subtract it), and stored as uint8: ``128 + FLOW_UNITS * displacement``, clipped to 1..255 so that
     mirroring (``256 - v``) is exact. The flow of frame ``i`` is the motion from frame ``i - 1`` to ``i``; frame 0's
-    is from 0 to 1. ``calc`` (``calc(before, after, None)`` -> float flow, as OpenCV's methods) and ``grey_size`` (a
-    fixed (width, height) for the grey frames) try other ways; ``benchmarks/bench_flow.py`` measured them.
+    is from 0 to 1. ``benchmarks/bench_flow.py`` compares other methods (``calc``) and grey sizes (``grey``).
     """
 
-    def __init__(self, image_size: tuple[int, int], calc=None, grey_size: tuple[int, int] | None = None):
+    def __init__(self, image_size: tuple[int, int]):
         self.image_size = (int(image_size[0]), int(image_size[1]))
-        self._calc = calc or cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc
-        self._grey_size = grey_size
+        self.calc = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc  # (before, after, None) -> flow
 
     def grey(self, frame_bgr: np.ndarray) -> np.ndarray:
         """One decoded BGR frame in grey, at the size flow is computed at."""
         height, width = frame_bgr.shape[:2]
         scale = FLOW_MAX_SIDE / max(height, width)
-        if self._grey_size is not None:
-            frame_bgr = cv2.resize(frame_bgr, self._grey_size, interpolation=cv2.INTER_AREA)
-        elif scale < 1:
+        if scale < 1:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             frame_bgr = cv2.resize(frame_bgr, size, interpolation=cv2.INTER_AREA)
         return cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2GRAY)
@@ -323,7 +334,7 @@ class FlowMaker:
     def flow(self, before: np.ndarray, after: np.ndarray) -> np.ndarray:
         """uint8 flow ``[H, W, 2]`` (model size) from grey frame ``before`` to ``after`` (see the class)."""
         height, width = self.image_size
-        motion = self._calc(before, after, None)
+        motion = self.calc(before, after, None)
         motion = cv2.resize(motion, (width, height), interpolation=cv2.INTER_AREA)
         motion *= np.array([width / before.shape[1], height / before.shape[0]], np.float32)  # in model pixels
         motion -= motion.reshape(-1, 2).mean(axis=0)
@@ -388,8 +399,7 @@ def _decode_pass(
     many frames really decoded. With ``flow`` the frames get their optical flow as two channels more
     (``FlowMaker``): the frames of each ``flow_pairs`` pair are kept in grey on the way.
     """
-    reader = open_reader(source, backend)
-    try:
+    with open_reader(source, backend) as reader:
         if wanted is None and sequence_length is not None:
             reported = reader.info.frame_count
             if reported >= 1:
@@ -422,8 +432,6 @@ def _decode_pass(
             motion = [maker.flow(greys[a], greys[b]) if b in greys else still for a, b in pairs.tolist()]
             out = np.concatenate([out, np.stack(motion)], axis=-1)
         return out, wanted, decoded
-    finally:
-        reader.release()
 
 
 def extract_frames(
@@ -474,15 +482,9 @@ def count_decodable_frames(path: str | os.PathLike, *, backend: str = "auto") ->
 
 def iter_frames(source: VideoSource, *, rgb: bool = False, backend: str = "auto") -> Iterator[np.ndarray]:
     """Yield every decodable frame of a video file or webcam, in order (BGR unless ``rgb``)."""
-    reader = open_reader(source, backend)
-    try:
-        while reader.grab():
-            frame = reader.retrieve()
-            if frame is None:
-                return
+    with open_reader(source, backend) as reader:
+        for frame in reader:
             yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if rgb else frame
-    finally:
-        reader.release()
 
 
 def read_first_frame(path: str | os.PathLike) -> np.ndarray:
@@ -495,25 +497,19 @@ def read_first_frame(path: str | os.PathLike) -> np.ndarray:
 def iter_frame_chunks(path: str | os.PathLike, chunk_size: int = 32, *, backend: str = "auto") -> Iterator:
     """Yield the video's ``VideoInfo``, then its decoded BGR frames as arrays of up to ``chunk_size`` frames.
 
-    What a decoding worker streams to prediction (``har.workers.stream_frames``): chunks cross the
-    process boundary in one piece each.
+    What a decoding worker streams to prediction (``har.workers.FrameStream``): chunks cross the process boundary
+    in one piece each.
     """
-    reader = open_reader(path, backend)
-    try:
+    with open_reader(path, backend) as reader:
         yield reader.info
         chunk: list[np.ndarray] = []
-        while reader.grab():
-            frame = reader.retrieve()
-            if frame is None:
-                break
+        for frame in reader:
             chunk.append(frame)
             if len(chunk) == chunk_size:
                 yield np.stack(chunk)
                 chunk = []
         if chunk:
             yield np.stack(chunk)
-    finally:
-        reader.release()
 
 
 def ffmpeg_reason(stderr: str, returncode: int) -> str:
