@@ -1,5 +1,5 @@
-"""``python -m har``: see ``har.cli``."""
+"""``python -m har``: see ``har.tools.cli``."""
 
-from har.cli import main_entry
+from har.tools.cli import main_entry
 
 main_entry()

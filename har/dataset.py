@@ -231,15 +231,23 @@ def same_frames(fingerprint: str | None, dataset: Dataset) -> bool:
     )
 
 
-def current_cache(out, load, fingerprint: str, keys=("fingerprint",)):
-    """The cache at ``out`` (read by ``load``) when one of its ``keys`` settings is ``fingerprint``, else None."""
-    if out is None or not Path(out).is_file():
-        return None
+def current_cache(out, load, fingerprint: str, keys=("fingerprint",), progress: bool = True, what: str = "Cache"):
+    """The cache at ``out`` (read by ``load``) when one of its ``keys`` settings is ``fingerprint`` (said when
+    ``progress``: "``what`` ``out`` is up to date"), else None."""
     try:
-        cached = load(out)
+        cached = load(out) if out is not None and Path(out).is_file() else None
     except DatasetError:
         return None
-    return cached if any(cached.settings.get(key) == fingerprint for key in keys) else None
+    if cached is None or all(cached.settings.get(key) != fingerprint for key in keys):
+        return None
+    if progress:
+        print(f"{what} {out} is up to date: {cached.summary()}")
+    return cached
+
+
+def class_names(clips: Sequence[Clip], classes: Sequence[str] | None) -> list[str]:
+    """The classes asked for, or (None) those of the clips found, in their order."""
+    return list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes)
 
 
 def build_dataset(
@@ -257,62 +265,48 @@ def build_dataset(
 ) -> BuildReport:
     """Extract ``sequence_length`` frames from every clip under ``root`` and (with ``out``) cache them.
 
-    Many parameters because it is the notebooks' and the command line's one call for a dataset. Decodes on
-    ``workers`` worker processes (default: one per core; see ``har.workers``) with a progress bar, so a decoder that
-    crashes on a clip costs that clip only: it is tried once more with FFmpeg, then skipped. Unreadable clips and
-    clips shorter than the sequence (unless ``allow_short``) are skipped and listed in the report with the reason;
-    classes left without clips are dropped and listed. The array is preallocated as uint8, so peak memory stays close
-    to the final size. The cache is written atomically; when ``out`` already holds a cache of the same files and
-    settings, it is loaded instead. ``extractor`` names the function the workers run per clip (``"module:function"``,
-    called like ``har.video.extract_frames``): a plug-in decoder, or a test's. ``flow`` also computes and stores each
-    frame's optical flow (for the two-stream model), in the same pass; a cache with flow serves a request without.
+    Many parameters because it is the notebooks' and command line's one call for a dataset. Decodes on
+    ``workers`` processes (``decode_clips``): a decoder that crashes on a clip costs that clip only. Unreadable clips
+    and clips shorter than the sequence (unless ``allow_short``) are skipped with their reason, classes left without
+    clips dropped. Peak memory stays close to the cache's size. The cache is written atomically, and loaded instead
+    when ``out`` holds one of the same files and settings. ``extractor`` (``"module:function"``, called like
+    ``har.video.extract_frames``): a plug-in decoder, or a test's. ``flow`` adds each frame's optical flow.
     """
-    image_size = (image_size, image_size) if isinstance(image_size, int) else image_size
-    image_size = (int(image_size[0]), int(image_size[1]))
+    image_size = (int(image_size), int(image_size)) if isinstance(image_size, int) else tuple(map(int, image_size))
     check_clip_shape(sequence_length, image_size, 5 if flow else 3)
     clips, stray = discover_clips(root, classes)
-    settings = {
-        "format": CACHE_FORMAT,
-        "classes": list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes),
-        "sequence_length": sequence_length,
-        "image_size": list(image_size),
-        "allow_short": allow_short,
-        "colour_order": "RGB",
-    }
+    settings = {"format": CACHE_FORMAT, "classes": class_names(clips, classes), "sequence_length": sequence_length,
+                "image_size": list(image_size), "allow_short": allow_short, "colour_order": "RGB"}  # fmt: skip
     if flow:
         settings["flow"] = {"method": "DIS fast", "max_side": FLOW_MAX_SIDE, "units_per_pixel": FLOW_UNITS}
     fingerprint = clips_fingerprint(clips, settings)
     without_flow = clips_fingerprint(clips, {k: v for k, v in settings.items() if k != "flow"})
     # A cache with flow serves a request without it: the same frames, and the flow left unused.
-    cached = current_cache(
-        out, load_dataset, fingerprint, ("fingerprint",) if flow else ("fingerprint", "fingerprint_without_flow")
-    )
+    keys = ("fingerprint",) if flow else ("fingerprint", "fingerprint_without_flow")
+    cached = current_cache(out, load_dataset, fingerprint, keys, progress)
     if cached is not None:
-        if progress:
-            print(f"Cache {out} is up to date: {cached.summary()}")
         skipped = [tuple(s) for s in cached.settings.get("skipped", [])]
-        return BuildReport(
-            cached, skipped, stray, reused=True, dropped_classes=list(cached.settings.get("dropped_classes", []))
-        )
-    frames, flows, counts, kept, skipped = _extract(
-        clips, settings, workers=workers, extractor=extractor, progress=progress
-    )
-    if not len(kept):
-        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
-    labels, groups, class_names, dropped = labelled(root, clips, kept, settings["classes"])
-    settings.update(
-        fingerprint=fingerprint, fingerprint_without_flow=without_flow, skipped=skipped, dropped_classes=dropped
-    )
-    dataset = Dataset(frames, labels, groups, class_names, [clips[i].relative for i in kept], settings, counts, flows)
+        return BuildReport(cached, skipped, stray, True, list(cached.settings.get("dropped_classes", [])))
+    frames, flows, counts, kept, skipped = _extract(clips, settings, workers=workers, extractor=extractor,
+                                                    progress=progress)  # fmt: skip
+    labels, groups, names, dropped = labelled(root, clips, kept, settings["classes"], skipped)
+    settings.update(fingerprint=fingerprint, fingerprint_without_flow=without_flow, skipped=skipped,
+                    dropped_classes=dropped)  # fmt: skip
+    dataset = Dataset(frames, labels, groups, names, [clips[i].relative for i in kept], settings, counts, flows)
     if progress:
-        for relative, reason in skipped:
-            print(f"skipped {relative}: {reason}")
-        if dropped:
-            print(f"left out class(es) without a usable clip: {', '.join(dropped)}")
-        print(dataset.summary())
+        print_report(dataset, skipped, dropped)
     if out is not None:
         save_dataset(dataset, out)
     return BuildReport(dataset, skipped, stray, dropped_classes=dropped)
+
+
+def print_report(dataset, skipped: list[tuple[str, str]], dropped: Sequence[str] = ()) -> None:
+    """Print the clips a build skipped (and why), the classes it left out, and the dataset's summary."""
+    for relative, reason in skipped:
+        print(f"skipped {relative}: {reason}")
+    if dropped:
+        print(f"left out class(es) without a usable clip: {', '.join(dropped)}")
+    print(dataset.summary())
 
 
 def _extract(clips: Sequence[Clip], settings: dict, *, workers, extractor: str, progress: bool):
@@ -373,12 +367,14 @@ def _compact(array: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return array[: len(kept)]
 
 
-def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str]):
+def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str], skipped: list):
     """Labels, groups, classes and the classes left out, of the ``clips`` at ``kept`` (those that could be read).
 
-    A class without a single usable clip would be a label no model can learn: it is left out (and listed). Fewer
-    than two classes left raise ``DatasetError``.
+    A class without a single usable clip would be a label no model can learn: it is left out (and listed). No clip
+    read (``skipped`` says why), or fewer than two classes left, raise ``DatasetError``.
     """
+    if not len(kept):
+        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
     present = {clips[i].class_name for i in kept}
     dropped = [name for name in class_names if name not in present]
     class_names = [name for name in class_names if name in present]

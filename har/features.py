@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from har.dataset import (
+    class_names,
     clips_fingerprint,
     current_cache,
     decode_clips,
     discover_clips,
     frame_steps,
     labelled,
+    print_report,
     read_cache,
     save_cache,
 )
@@ -178,20 +180,16 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
     it holds the same clips and settings. Returns a ``FeatureReport`` whose ``backbone`` is the model.
     """
     clips, _stray = discover_clips(root, classes)
-    settings = {
-        **settings,
-        "classes": list(dict.fromkeys(c.class_name for c in clips)) if classes is None else list(classes),
-    }
+    settings = {**settings, "classes": class_names(clips, classes)}
     fingerprint = clips_fingerprint(clips, settings)
-    kind = "Keypoint" if settings.get("kind") == "pose" else "Feature"
-    cached = current_cache(out, load_features, fingerprint) if reuse else None
+    pose = settings.get("kind") == "pose"
+    what = "Keypoint cache" if pose else "Feature cache"
+    cached = current_cache(out, load_features, fingerprint, progress=progress, what=what) if reuse else None
     model, run, more = load()
     if cached is not None:
-        if progress:
-            print(f"{kind} cache {out} is up to date: {cached.summary()}")
         return FeatureReport(cached, [tuple(s) for s in cached.settings.get("skipped", [])], model, reused=True)
     features, counts, reasons = {}, np.zeros(len(clips), np.int64), {}
-    desc = "Pose keypoints" if kind == "Keypoint" else "Backbone features"
+    desc = "Pose keypoints" if pose else "Backbone features"
     size = tuple(settings["image_size"])
     for i, result, reason in decode_clips(clips, settings["sequence_length"], size, workers=workers, progress=progress,
                                           desc=desc):  # fmt: skip
@@ -201,18 +199,14 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
         else:
             reasons[i] = reason
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]
-    if not features:
-        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
-    kept = np.array(sorted(features))
-    labels, groups, class_names, dropped = labelled(root, clips, kept, settings["classes"])
-    dataset = FeatureDataset(np.stack([features[i] for i in kept]), labels, groups, class_names,
+    kept = np.array(sorted(features), dtype=np.int64)
+    labels, groups, names, dropped = labelled(root, clips, kept, settings["classes"], skipped)
+    dataset = FeatureDataset(np.stack([features[i] for i in kept]), labels, groups, names,
                              [clips[i].relative for i in kept], frame_counts=counts[kept],
                              settings={**settings, "fingerprint": fingerprint, **more, "skipped": skipped,
                                        "dropped_classes": dropped})  # fmt: skip
     if progress:
-        for relative, reason in skipped:
-            print(f"skipped {relative}: {reason}")
-        print(dataset.summary())
+        print_report(dataset, skipped)
     if out is not None:
         save_features(dataset, out)
     return FeatureReport(dataset, skipped, model)

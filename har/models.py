@@ -1,23 +1,23 @@
 """The models of the course, each a function of (class count, sequence length, image size).
 
-Every model takes uint8 clips ``[batch, T, H, W, 3]`` (RGB, 0-255) and scales them itself in its first
-layer, so the dataset stays uint8 all the way to the model, and a saved model cannot be fed wrongly
-scaled frames. The models the notebooks write out are copied from them to the end of this module (``# @save``):
-``convlstm`` (04) and ``lrcn`` (05) with exactly the tutorial's layers and sizes, ``baseline`` (late fusion, 05) and
-``single_frame``, ``early_fusion``, ``slow_fusion`` and ``two_stream`` (06), the other ways of seeing time
-(``APPROACHES``). Written here: the pretrained backbone and the pose model, and ``build_model``, which builds any
-of them by name for the command line.
+Every model takes uint8 clips ``[batch, T, H, W, 3]`` (RGB, 0-255) and scales them itself in its first layer, so the
+dataset stays uint8 all the way to the model, and a saved model cannot be fed wrongly scaled frames. The notebooks'
+models (04-06, ``APPROACHES``) are copied to the end of this module (``# @save``). Written here: the pretrained
+backbone, the pose model, and ``build_model``, which builds any of them by name for the command line.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from har import APPROACHES, MODEL_NAMES  # noqa: F401  (in har itself, so the command line knows them without TensorFlow)
-from har.backend import keras
-from har.weights import DEFAULT_BACKBONE
+from har.backend import keras, tf
+from har.errors import HarError
+from har.movenet import POSE_FEATURES, POSE_SIZE, MoveNet, normalise
+from har.weights import DEFAULT_BACKBONE, check_weights, weights_id
 
 layers = keras.layers
 
@@ -50,11 +50,11 @@ class Channels(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="har")
 class PoseKeypoints(layers.Layer):
-    """uint8 frames ``[..., H, W, 3]`` -> MoveNet's normalised keypoints ``[..., 52]`` (``har.pose.normalise``).
+    """uint8 frames ``[..., H, W, 3]`` -> MoveNet's normalised keypoints ``[..., 52]`` (``har.movenet.normalise``).
 
     MoveNet (a TFLite model) travels inside the bundle as this layer's saved asset, so a pose bundle predicts with
-    nothing but its ``.keras`` file, and loads in safe mode. It runs frame by frame, as per-frame layers do: the
-    predictor runs it once per video frame (``per_frame``).
+    nothing but its ``.keras`` file, and loads in safe mode. The predictor runs it once per video frame, as it runs
+    per-frame layers (``per_frame``).
     """
 
     per_frame = True
@@ -68,8 +68,6 @@ class PoseKeypoints(layers.Layer):
         return super().get_config()  # MoveNet itself is an asset (save_assets), not a setting
 
     def _run(self, frames: np.ndarray) -> np.ndarray:
-        from har.pose import MoveNet, normalise
-
         if self._movenet is None:
             self._movenet = MoveNet(self._model)
         found = self._movenet(frames.reshape(-1, *frames.shape[-3:]))
@@ -77,15 +75,10 @@ class PoseKeypoints(layers.Layer):
         return normalise(found).reshape(*frames.shape[:-3], -1).astype(np.float32)
 
     def call(self, frames):
-        from har.backend import tf
-        from har.pose import POSE_FEATURES
-
         out = tf.numpy_function(self._run, [frames], tf.float32, stateful=False)
         return tf.ensure_shape(out, (*frames.shape[:-3], POSE_FEATURES))
 
     def compute_output_shape(self, input_shape):
-        from har.pose import POSE_FEATURES
-
         return (*input_shape[:-3], POSE_FEATURES)
 
     def save_assets(self, dir_path):
@@ -105,8 +98,6 @@ def pose_head(num_classes: int, x):
 
 def pose_model(num_classes: int, sequence_length: int, movenet: bytes) -> keras.Model:
     """MoveNet on every frame (``PoseKeypoints``), then ``pose_head``: what ``har.pose.assemble_pose`` bundles."""
-    from har.pose import POSE_SIZE
-
     clips = _clip_input(sequence_length, (POSE_SIZE, POSE_SIZE))
     x = PoseKeypoints(movenet, name="keypoints")(clips)
     return keras.Model(clips, pose_head(num_classes, x), name="pose")
@@ -121,15 +112,10 @@ def backbone_cnn(backbone: str, image_size: tuple[int, int], weights, *, include
     uint8 pixels into what it expects: what ``pretrained`` runs on every frame, and ``har.features`` caches.
 
     ``weights``: ``"imagenet"`` (Keras's download), None (random) or a ``.weights.h5`` file, refused in one line
-    (``HarError``) when it is missing or does not fit the backbone. MobileNets get pixels in [-1, 1], their own
-    preprocessing, done in the returned layer: a bare cast (``Rescaling(1.0)``) would let TensorFlow fuse the uint8
-    input into the first convolution, and oneDNN then logs an error line on CPUs without AVX-512.
+    (``HarError``) when it is missing or does not fit the backbone. The returned layer scales pixels to [-1, 1] for
+    MobileNets: a bare cast (``Rescaling(1.0)``) would let TensorFlow fuse the uint8 input into the first
+    convolution, and oneDNN then logs an error line on CPUs without AVX-512.
     """
-    import warnings
-
-    from har.errors import HarError
-    from har.weights import check_weights
-
     check_weights(weights)
     constructor = getattr(keras.applications, backbone, None)
     if constructor is None:
@@ -168,8 +154,6 @@ def top_labels(probabilities, k: int = 5, labels_file=None) -> list[list[tuple[s
     Names come from ``labels_file`` (one a line, after a first line ``background``, as offline folders hold them)
     or, without one, from Keras's class index (a download).
     """
-    import numpy as np
-
     probabilities = np.asarray(probabilities)
     if labels_file is not None:
         names = Path(labels_file).read_text().splitlines()[1:]
@@ -185,10 +169,8 @@ PRETRAINED_HEADS = ("average", "lstm")
 def pretrained_head(num_classes: int, x, head: str = "average"):
     """The pretrained model's head on per-frame features ``x`` ``[batch, T, D]``, then dropout 0.3 and a softmax:
     ``"average"`` averages the frames' features (what the frames show, not their order), ``"lstm"`` reads them in
-    order with an LSTM of 64 units. On the real sample they scored alike (the README's real-video table)."""
+    order with an LSTM of 64 units."""
     if head not in PRETRAINED_HEADS:
-        from har.errors import HarError
-
         raise HarError(f"unknown head {head!r} (choose from {', '.join(PRETRAINED_HEADS)})")
     x = layers.GlobalAveragePooling1D(name="average")(x) if head == "average" else layers.LSTM(64, name="lstm")(x)
     x = layers.Dropout(0.3)(x)
@@ -196,22 +178,17 @@ def pretrained_head(num_classes: int, x, head: str = "average"):
 
 
 def pretrained(
-    num_classes: int,
-    sequence_length: int = 20,
-    image_size: tuple[int, int] = (64, 64),
-    *,
-    weights: str | None = "imagenet",
-    backbone: str = DEFAULT_BACKBONE,
-    fine_tune_layers: int = 0,
+    num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64), *,
+    weights: str | None = "imagenet", backbone: str = DEFAULT_BACKBONE, fine_tune_layers: int = 0,
     head: str = "average",
-) -> keras.Model:
-    """An ImageNet CNN from ``keras.applications`` on every frame (frozen), then a head (``pretrained_head``): the step
-    up from LRCN.
+) -> keras.Model:  # fmt: skip
+    """An ImageNet CNN from ``keras.applications`` on every frame (frozen), then ``pretrained_head``: the step up
+    from LRCN.
 
-    ``weights="imagenet"`` downloads the backbone's weights (do that on Colab); ``weights=None`` builds it
-    untrained, which is what tests and offline runs use. ``fine_tune_layers`` unfreezes that many of the
-    backbone's last layers (fine-tune with a small learning rate, after training the head). ImageNet CNNs expect
-    about 224 x 224 frames: ``har.features`` trains this model's head on features cached at that size.
+    ``weights="imagenet"`` downloads the backbone's weights (do that on Colab); ``weights=None`` builds it untrained,
+    as tests and offline runs do. ``fine_tune_layers`` unfreezes that many of the backbone's last layers (fine-tune
+    with a small learning rate, after training the head). ImageNet CNNs expect about 224 x 224 frames:
+    ``har.features`` trains this model's head on features cached at that size.
     """
     cnn, to_float = backbone_cnn(backbone, image_size, weights)
     cnn.trainable = fine_tune_layers > 0
@@ -224,13 +201,9 @@ def pretrained(
 
 
 def build_metadata(name: str, **options) -> dict:
-    """What a bundle records of how ``build_model(name, ..., **options)`` built the model.
-
-    For the pretrained model, its backbone's weights (``"imagenet"``, ``pretrained``'s default, ``None`` when built
-    without them, or a file's ``sha256:`` digest): notebook 06 shows no accuracy for a backbone without ImageNet's.
-    """
-    from har.weights import weights_id
-
+    """What a bundle records of how ``build_model(name, ..., **options)`` built the model: for the pretrained model,
+    its backbone's weights (``"imagenet"``, None, or a file's ``sha256:`` digest; notebook 06 shows no accuracy for a
+    backbone without ImageNet's)."""
     return {"backbone_weights": weights_id(options.get("weights", "imagenet"))} if name == "pretrained" else {}
 
 
@@ -238,23 +211,12 @@ def build_model(
     name: str, num_classes: int, sequence_length: int = 20, image_size: tuple[int, int] = (64, 64), **kwargs
 ) -> keras.Model:
     """Build one of ``MODEL_NAMES`` by name (extra keyword arguments go to ``pretrained``)."""
-    builders = {
-        "convlstm": convlstm,
-        "lrcn": lrcn,
-        "baseline": baseline,
-        "pretrained": pretrained,
-        "single_frame": single_frame,
-        "early_fusion": early_fusion,
-        "slow_fusion": slow_fusion,
-        "two_stream": two_stream,
-    }
-    from har.errors import HarError
-
-    if name not in builders:
+    if name not in MODEL_NAMES:
         raise HarError(f"unknown model {name!r} (choose from {', '.join(MODEL_NAMES)})")
     if name == "lrcn" and min(image_size) < 64:
         raise HarError(f"the LRCN pools frames down by 64: it needs at least 64x64 frames, got {tuple(image_size)}")
-    return builders[name](num_classes, sequence_length, tuple(image_size), **kwargs)
+    builder = globals()[name]  # every model is built by the function of this module that bears its name
+    return builder(num_classes, sequence_length, tuple(image_size), **kwargs)
 
 
 # --- Written in the notebooks (`make format` copies each `# @save` function here: edit it there) ---

@@ -212,70 +212,52 @@ def predict_on_video(
     truth: list[tuple[float, float, str]] | None = None,
     progress: bool = True,
 ) -> WindowPredictions:
-    """Label every frame of a video with the action of the window of frames that ends there.
+    """Label every frame of a video with the action of the window of frames that ends there (``har.window``).
 
-    A window is ``sequence_length`` frames ``frame_step`` apart (from the bundle: the pace training saw),
-    so it spans ``Predictor.window_frames`` frames of the video; each frame is encoded once. With ``cuts``,
-    a window never reaches back across a shot cut (``har.window.ShotCuts``): just after one, it spreads its
-    frames over the new shot so far (``Predictor.window_indices``), and so does a window near the video's start,
-    so windows begin once ``sequence_length`` frames are in (without cuts, once a whole span is); smoothing
-    starts afresh at each cut. The cuts found are in the result.
-
-    A window ending at every ``stride``-th frame is classified (frames in between keep the last label);
-    ``smooth`` averages the probabilities of the last that many windows. With ``out``, every decoded frame
-    is written to an H.264 MP4 with its label and confidence drawn on it (same frame count and fps), or
-    "unsure" when the confidence is below ``unsure_below``, and with ``truth`` (start s, end s, class: a video whose
-    actions are known, as ``JoinedClips.truth`` gives them) the true action beside it.
-    Raises ``ClipTooShortError`` (and leaves no file) when fewer frames decode than the first window needs.
+    Many parameters because it is notebook 08's and the command line's one call for a video. Long because it is the
+    loop over one, kept whole. ``stride``, ``smooth`` and ``cuts``: ``har.window.SlidingWindow``. With ``out``, every
+    frame is written to an H.264 MP4 with its label ("unsure" below ``unsure_below``) and, with ``truth`` ((start s,
+    end s, class) of known actions: ``JoinedClips.truth``), the true action. ``ClipTooShortError`` (and no file) when
+    fewer frames decode than the first window needs.
     """
     if stride < 1 or smooth < 1:
         raise HarError("stride and smooth must be at least 1")
     predictor = Predictor.of(predictor)
+    sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch_size)
+    ends, probabilities, bar, writer = [], [], None, None
     with ExitStack() as stack:  # on any error the worker ends and the writer deletes its temporary file
         if isinstance(source, int):
             info, frames = video_info(source), iter_frames(source)
         else:  # decoded in a worker process: a decoder crash becomes an error here, not the end of Python
             stream = stack.enter_context(FrameStream(source))
             info, frames = stream.info, iter(stream)
-        sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch_size)
         total = info.frame_count if info.frame_count > 0 else None
-        if max_frames is not None:
-            total = min(total or max_frames, max_frames)
-        bar = writer = None  # the bar starts once a window is full: a too-short video ends with its error line only
-        ends, probabilities = [], []
+        total = total if max_frames is None else min(total or max_frames, max_frames)
         started = time.perf_counter()
-        for chunk in chunks(frames, chunk_size, max_frames):
-            if bar is None and sliding.seen + len(chunk) >= sliding.need:
-                bar = stack.enter_context(tqdm(total=total, unit="frame", desc="Predicting", disable=not progress))
-            if out is not None and writer is None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
-                size = (chunk[0].shape[1], chunk[0].shape[0])
-                writer = stack.enter_context(H264Writer(out, size, info.fps, pixel_format="bgr24"))
-            for i, (frame, (shown, ended)) in enumerate(zip(chunk, sliding.add(chunk), strict=True)):
-                index = sliding.seen - len(chunk) + i
-                if ended:
-                    ends.append(index)
-                    probabilities.append(shown)
-                if writer is not None:
-                    true_class = next((name for a, b, name in truth or () if a <= index / info.fps < b), None)
-                    draw_prediction(frame, predictor.classes, shown, sliding.need, unsure_below, true_class)
-                    writer.write(frame)
+        for index, frame, shown, ended in sliding.label(chunks(frames, chunk_size, max_frames)):
+            if bar is None and index + 1 >= sliding.need:  # a too-short video ends with its error line only
+                bar = stack.enter_context(tqdm(total=total, initial=index, unit="frame", desc="Predicting",
+                                               disable=not progress))  # fmt: skip
+            if ended:
+                ends.append(index)
+                probabilities.append(shown)
+            if out is not None:  # decoded frames are BGR, and so is what FFmpeg is told it gets
+                if writer is None:
+                    size = (frame.shape[1], frame.shape[0])
+                    writer = stack.enter_context(H264Writer(out, size, info.fps, pixel_format="bgr24"))
+                true_class = next((name for a, b, name in truth or () if a <= index / info.fps < b), None)
+                writer.write(draw_prediction(frame, predictor.classes, shown, sliding.need, unsure_below, true_class))
             if bar is not None:
-                bar.update(len(chunk))
+                bar.update()
         if sliding.seen < sliding.need:
             needs = f"the {sliding.need} a window needs" if cuts else f"a window spans ({_span_text(predictor)})"
             raise ClipTooShortError(f"{_name(source)}: only {sliding.seen} frames decode, fewer than {needs}")
-    elapsed = time.perf_counter() - started
-    return WindowPredictions(
-        classes=predictor.classes,
-        fps=info.fps,
-        frame_count=sliding.seen,
-        end_frames=np.array(ends, dtype=np.int64),
-        probabilities=np.array(probabilities, dtype=np.float32).reshape(-1, len(predictor.classes)),
-        output=Path(out) if out is not None else None,
-        title=_name(source),
-        timings={"seconds": elapsed, "frames_per_second": sliding.seen / elapsed if elapsed else float("nan")},
-        cuts=list(sliding.shots.cuts) if sliding.shots is not None else [],
-    )
+    seconds = time.perf_counter() - started
+    speed = {"seconds": seconds, "frames_per_second": sliding.seen / seconds if seconds else float("nan")}
+    probabilities = np.array(probabilities, dtype=np.float32).reshape(-1, len(predictor.classes))
+    return WindowPredictions(predictor.classes, info.fps, sliding.seen, np.array(ends, dtype=np.int64), probabilities,
+                             Path(out) if out is not None else None, _name(source), speed,
+                             list(sliding.shots.cuts) if sliding.shots is not None else [])  # fmt: skip
 
 
 def _span_text(predictor: Predictor) -> str:

@@ -1,46 +1,45 @@
 """Training: the seed, the distribution strategy, and the plumbing around the recipe notebook 04 teaches.
 
-The recipe is written in notebook 04 and copied to the end of this module (``# @save``, d2l's way): the ``tf.data``
-input pipeline, ``clip_batches``, which never copies the dataset (it shuffles *indices*, and each batch gathers its
-clips from the uint8 array: the model scales pixels itself), and ``fit_model``, Keras' ``compile`` and ``fit`` with
-early stopping. Here: what they need around them (mirroring, an atomic checkpoint, the seconds of an epoch), and
-``train_model``/``fit_split``, which run them on a dataset and save a bundle, as the command line does.
+The recipe (``clip_batches``, ``fit_model``) is written in notebook 04 and copied to the end of this module
+(``# @save``, d2l's way). Here: what it needs around it (mirroring, an atomic checkpoint, the seconds of an epoch)
+and ``train_model``/``fit_split``, which run it on a dataset and save a bundle, as the command line does.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from har.backend import keras, tf  # before tqdm.keras, which would import TensorFlow without hiding its start-up lines
+
+# isort: split
 from tqdm.auto import tqdm
 from tqdm.keras import TqdmCallback
 
-from har.backend import keras, tf
-from har.bundle import bundle_metadata, save_bundle
-from har.dataset import Dataset
+from har.bundle import bundle_metadata, bundle_mismatch, read_metadata, save_bundle, trained_on
+from har.dataset import Dataset, load_dataset
 from har.errors import HarError
-from har.splits import DEFAULT_SEED, Split, validation_split
+from har.files import atomic_write
+from har.models import build_metadata, build_model
+from har.splits import DEFAULT_SEED, Split, group_split, validation_split
 from har.video import FLOW_CHANNELS
 
 
 def window_frame_step(dataset: Dataset, indices: np.ndarray) -> int:
     """The frame step a sliding window should take for a model trained on ``dataset[indices]``: the pace it saw.
 
-    Training sees each clip's ``T`` frames spread over the whole clip, one every ``(n - 1) / (T - 1)`` frames;
-    the step is the median of that over the training clips, rounded. A window whose frames are that far apart
-    sees motion at the pace the model learned. It spans ``T - 1`` such steps, longer than the shorter clips;
-    a window that would reach back across a shot cut spreads its frames over the shot so far instead
-    (``har.predict.Predictor.window_indices``), so it never mixes in the clip before
-    (``benchmarks/bench_windows.py`` measured the choice). 1 when the cache does not know its clips' lengths
-    (caches before format 2).
+    Training spreads each clip's ``T`` frames over the whole clip (``Dataset.frame_steps``); the median step of the
+    training clips, rounded, lets a window see motion at the pace the model learned (``benchmarks/bench_windows.py``
+    compares the choices). 1 when the cache does not know its clips' lengths (caches before format 2).
     """
     steps = dataset.frame_steps(indices)
-    if len(steps) == 0:
-        return 1
-    return max(1, round(float(np.median(steps))))
+    return max(1, round(float(np.median(steps)))) if len(steps) else 1
 
 
 def set_seed(seed: int) -> None:
@@ -58,40 +57,30 @@ def get_strategy() -> tf.distribute.Strategy:
 def use_mixed_precision_if_supported() -> bool:
     """Switch Keras to ``mixed_float16`` on GPUs with tensor cores (compute capability 7.0+); say if it did."""
     for gpu in tf.config.list_physical_devices("GPU"):
-        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0))
-        if capability >= (7, 0):
+        if tf.config.experimental.get_device_details(gpu).get("compute_capability", (0, 0)) >= (7, 0):
             keras.mixed_precision.set_global_policy("mixed_float16")
             return True
     return False
 
 
-_STRATEGY: tf.distribute.Strategy | None = None
-
-
+@functools.cache
 def training_strategy() -> tf.distribute.Strategy:
-    """Get this machine ready to train, once: mixed precision on GPUs that support it, and the strategy.
+    """Get this machine ready to train, once: mixed precision on GPUs that support it, and ``get_strategy``.
 
-    Build models under ``training_strategy().scope()``; ``train_model`` compiles and fits them under the
-    strategy they were built in. The notebooks and the command line both start training this way, so a
-    Colab GPU with tensor cores trains in ``mixed_float16`` (the models keep a float32 softmax) and several
-    GPUs share the batches, with nothing to change in the lesson's code.
+    Build models under ``training_strategy().scope()``; ``fit_model`` compiles them under the strategy they were
+    built in. The notebooks and the command line both start this way, so a Colab GPU with tensor cores trains in
+    ``mixed_float16`` (the models keep a float32 softmax) and several GPUs share the batches, with nothing to change.
     """
-    global _STRATEGY
-    if _STRATEGY is None:
-        if use_mixed_precision_if_supported():
-            print("mixed precision: float16 compute on this GPU, float32 weights and outputs")
-        _STRATEGY = get_strategy()
-    return _STRATEGY
+    if use_mixed_precision_if_supported():
+        print("mixed precision: float16 compute on this GPU, float32 weights and outputs")
+    return get_strategy()
 
 
 def flip_clips(clips: tf.Tensor, axis: int = 3) -> tf.Tensor:
-    """Flip each clip with probability 1/2, every frame alike: left-right (``axis=3``, mirroring) or upside down
-    (``axis=2``).
+    """Flip each clip with probability 1/2, every frame alike: left-right (``axis=3``) or upside down (``axis=2``).
 
-    Only for classes that keep their name when flipped: mirroring turns SlideLeft into SlideRight (the demo then
-    trains without it), and nobody rides a horse upside down, but the demo's growing and stretching shapes stay what
-    they are either way. Clips with optical flow (5 channels) have the flow's x (or y) turned round as well
-    (``128 + d`` becomes ``128 - d``): flipped motion goes the other way.
+    Only for classes that keep their name when flipped (mirroring turns SlideLeft into SlideRight). Clips with
+    optical flow (5 channels) have the flow's x (or y) turned round as well: flipped motion goes the other way.
     """
     flip = tf.random.uniform((tf.shape(clips)[0], 1, 1, 1, 1)) < 0.5
     flipped = tf.reverse(clips, axis=[axis])
@@ -103,47 +92,30 @@ def flip_clips(clips: tf.Tensor, axis: int = 3) -> tf.Tensor:
 
 
 class BestCheckpoint(keras.callbacks.Callback):
-    """Saves the model whenever ``val_loss`` improves, atomically.
-
-    Keras' ``ModelCheckpoint`` writes the ``.keras`` file in place, so a full disk or an interrupted
-    save leaves a truncated file under the checkpoint's name; this one writes a temporary file beside it
-    and renames it only when complete, so the last good checkpoint always survives.
-    """
+    """Saves the model whenever ``val_loss`` improves, whole or not at all: Keras' ``ModelCheckpoint`` writes in
+    place, so a full disk or an interrupted save would leave a truncated file where the last good one was."""
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss"):
         super().__init__()
-        self.path = Path(path)
-        self.monitor = monitor
-        self.best = float("inf")
+        self.path, self.monitor, self.best = Path(path), monitor, float("inf")
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
-        if value is None or not value < self.best:
-            return
-        from har.files import atomic_write
-
-        self.best = float(value)
-        with atomic_write(self.path, suffix=".keras") as tmp:
-            self.model.save(tmp)
+        if value is not None and value < self.best:
+            self.best = float(value)
+            with atomic_write(self.path, suffix=".keras") as tmp:
+                self.model.save(tmp)
 
 
 class HistoryCSV(keras.callbacks.Callback):
-    """Writes every epoch's figures to a CSV file, the whole file each epoch, atomically.
-
-    Keras' ``CSVLogger`` appends in place, so a full disk leaves an empty or cut-off log; this one always leaves the
-    last complete one.
-    """
+    """Writes every epoch's figures to a CSV file, the whole file each epoch, atomically: Keras' ``CSVLogger``
+    appends in place, so a full disk would leave a cut-off log."""
 
     def __init__(self, path: str | os.PathLike):
         super().__init__()
-        self.path = Path(path)
-        self.rows: list[dict] = []
+        self.path, self.rows = Path(path), []
 
     def on_epoch_end(self, epoch, logs=None):
-        import csv
-
-        from har.files import atomic_write
-
         self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
         columns = list(dict.fromkeys(key for row in self.rows for key in row))
         with atomic_write(self.path, suffix=".csv") as tmp, tmp.open("w", newline="") as handle:
@@ -176,58 +148,39 @@ class TrainResult:
 
 
 def train_model(
-    model: keras.Model,
-    dataset: Dataset,
-    fit_indices: np.ndarray,
-    val_indices: np.ndarray,
-    *,
-    epochs: int = 50,
-    batch_size: int = 4,
-    patience: int = 10,
-    learning_rate: float = 1e-3,
-    halve_lr_after: int | None = None,
-    augment: bool = False,
-    upside_down: bool = False,
-    seed: int = DEFAULT_SEED,
-    out: str | os.PathLike | None = None,
-    metadata: dict | None = None,
-    callbacks: list | None = None,
-    verbose: int | str = "auto",
-) -> TrainResult:
+    model: keras.Model, dataset: Dataset, fit_indices: np.ndarray, val_indices: np.ndarray, *, epochs: int = 50,
+    batch_size: int = 4, patience: int = 10, learning_rate: float = 1e-3, halve_lr_after: int | None = None,
+    augment: bool = False, upside_down: bool = False, seed: int = DEFAULT_SEED, out: str | os.PathLike | None = None,
+    metadata: dict | None = None, callbacks: list | None = None, verbose: int | str = "auto",
+) -> TrainResult:  # fmt: skip
     """Notebook 04's recipe on ``dataset``: ``clip_batches`` of the clips ``fit_indices`` (mirrored with ``augment``,
     turned upside down with ``upside_down``; never a feature cache's vectors, which have no left and right) and
-    ``val_indices``, then ``fit_model`` (the learning rate halved after ``halve_lr_after`` flat epochs, if given).
+    ``val_indices``, then ``fit_model``.
 
+    Many parameters because they are the command line's training options, which the notebooks pass by name too.
     With ``out`` (a ``.keras`` path), a checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the
     final model is saved at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``.
-    ``callbacks`` are extra Keras callbacks (another schedule, say). Bad arguments (no epochs, one class, a
-    bundle name that is not ``.keras``) raise ``HarError`` before any training starts.
+    ``callbacks`` are extra Keras callbacks. Bad arguments raise ``HarError`` before any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
                              patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip
-    files: dict[str, Path] = {}
-    extra = list(callbacks or [])
-    if out is not None:
-        out = Path(out)
-        logs = out.with_name(f"{out.stem}_logs")
-        logs.mkdir(parents=True, exist_ok=True)
-        files = {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
-        extra.insert(0, HistoryCSV(files["history"]))
-    inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
-    frames = len(inputs.shape) == 5  # a feature cache's vectors [N, T, D] have no left and right
-    train_data = clip_batches(inputs, dataset.labels, fit_indices, batch_size, training=True, mirror=augment and frames,
-                              upside_down=upside_down and frames, seed=seed)  # fmt: skip
-    validation_data = clip_batches(inputs, dataset.labels, val_indices, batch_size)
+    files = {} if out is None else log_files(Path(out))
+    extra = [HistoryCSV(files["history"])] if files else []
+    extra += callbacks or []
     if verbose == 2:  # a log, as Keras' verbose=2: a line an epoch on stdout, where a bar would fill stderr
 
         def log(epoch, logs):
             print(", ".join([f"epoch {epoch + 1}/{epochs}", *(f"{k} {v:.4g}" for k, v in logs.items())]), flush=True)
 
         extra.append(keras.callbacks.LambdaCallback(on_epoch_end=log))
+    inputs = dataset.inputs(model.input_shape[-1])  # the frames; with the flow for the two-stream model
+    frames = len(inputs.shape) == 5  # a feature cache's vectors [N, T, D] have no left and right
+    train_data = clip_batches(inputs, dataset.labels, fit_indices, batch_size, training=True, mirror=augment and frames,
+                              upside_down=upside_down and frames, seed=seed)  # fmt: skip
+    validation_data = clip_batches(inputs, dataset.labels, val_indices, batch_size)
     history = fit_model(model, train_data, validation_data, epochs=epochs, patience=patience,
                         learning_rate=learning_rate, halve_lr_after=halve_lr_after, checkpoint=files.get("checkpoint"),
-                        callbacks=extra,
-                        progress=verbose not in (0, 2))  # fmt: skip
+                        callbacks=extra, progress=verbose not in (0, 2))  # fmt: skip
     result = TrainResult(model, dict(history.history), np.asarray(fit_indices), np.asarray(val_indices), files=files)
     if out is not None:
         info = training_metadata(dataset, fit_indices, result.history, model=model.name, **(metadata or {}))
@@ -235,12 +188,18 @@ def train_model(
     return result
 
 
+def log_files(out: Path) -> dict[str, Path]:
+    """Where training towards the bundle ``out`` keeps its checkpoint and CSV log: ``<out stem>_logs/`` (made)."""
+    logs = out.with_name(f"{out.stem}_logs")
+    logs.mkdir(parents=True, exist_ok=True)
+    return {"checkpoint": logs / "checkpoint.keras", "history": logs / "history.csv"}
+
+
 def training_metadata(dataset, fit_indices: np.ndarray, history: dict, **extra) -> dict:
     """What a bundle carries of its training: the dataset's classes, sizes and fingerprint (``har.bundle.trained_on``),
     the epochs run and their median seconds (notebook 06's table), and the pace of the training clips, which the
     sliding window keeps (``frame_step``); and ``extra``."""
-    steps = dataset.frame_steps(fit_indices)
-    seconds = history.get("epoch_seconds", [])
+    steps, seconds = dataset.frame_steps(fit_indices), history.get("epoch_seconds", [])
     return bundle_metadata(
         dataset.classes, dataset.sequence_length, dataset.image_size, **extra,
         data_fingerprint=dataset.settings.get("fingerprint"), epochs_run=len(history.get("loss", [])),
@@ -264,16 +223,9 @@ def describe_fit(history: dict, epochs: int) -> str:
 
 
 def check_training_arguments(
-    dataset: Dataset,
-    fit_indices: np.ndarray,
-    val_indices: np.ndarray,
-    *,
-    epochs: int,
-    batch_size: int,
-    patience: int,
-    learning_rate: float,
-    out: str | os.PathLike | None = None,
-) -> None:
+    dataset: Dataset, fit_indices: np.ndarray, val_indices: np.ndarray, *, epochs: int, batch_size: int,
+    patience: int, learning_rate: float, out: str | os.PathLike | None = None,
+) -> None:  # fmt: skip
     """Raise ``HarError`` for training that cannot mean anything, before any time is spent on it."""
     if epochs < 1 or batch_size < 1 or patience < 0 or not learning_rate > 0:
         raise HarError(
@@ -293,24 +245,20 @@ def check_training_arguments(
 
 
 def fit_split(
-    model: keras.Model,
-    dataset: Dataset,
-    split: Split,
-    *,
-    validation_fraction: float = 0.2,
-    max_clips: int | None = None,
-    **kwargs,
-) -> TrainResult:
+    model: keras.Model, dataset: Dataset, split: Split, *, validation_fraction: float = 0.2,
+    max_clips: int | None = None, **kwargs,
+) -> TrainResult:  # fmt: skip
     """``train_model`` on the training side of ``split``, validating on a part of it carved the same way.
 
-    ``max_clips`` trains on at most that many of the training clips, and validates on at most that many, drawn at
-    random (with the training seed): a quick run, as the exercises' solutions make in CI. ``None``: every clip.
+    ``max_clips`` trains and validates on at most that many clips each, drawn with the training seed: a quick run,
+    as the exercises' solutions make in CI.
     """
     inner = validation_split(split, dataset.labels, dataset.groups, validation_fraction, classes=dataset.classes)
     if max_clips is not None:
         rng = np.random.default_rng(kwargs.get("seed", DEFAULT_SEED))
-        fit, val = rng.permutation(inner.train)[:max_clips], rng.permutation(inner.test)[:max_clips]
-        inner = replace(inner, train=fit, test=val)
+        inner = replace(
+            inner, train=rng.permutation(inner.train)[:max_clips], test=rng.permutation(inner.test)[:max_clips]
+        )
     metadata = {"split": split.describe(), **kwargs.pop("metadata", {})}
     return train_model(model, dataset, inner.train, inner.test, metadata=metadata, **kwargs)
 
@@ -320,17 +268,10 @@ def find_or_train(
 ) -> Path:
     """The model bundle ``out`` when notebooks 04/05 saved it for this dataset, else that model trained here.
 
-    A notebook opened alone (a new Colab runtime, say) can then go on: the model ``name`` (``har.models``,
-    the layers notebooks 04 and 05 write out) is trained with the command line's recipe on the group split of
-    ``cache``, for at most ``epochs`` epochs. Prints which it did and how long training took.
+    So a notebook opened alone (a new Colab runtime, say) can go on: the model ``name`` is trained with the command
+    line's recipe on the group split of ``cache``, for at most ``epochs`` epochs. Prints which it did.
     """
-    from har.bundle import bundle_mismatch, read_metadata, trained_on
-    from har.dataset import load_dataset
-    from har.models import build_metadata, build_model
-    from har.splits import group_split
-
-    out = Path(out)
-    dataset = load_dataset(cache)
+    out, dataset = Path(out), load_dataset(cache)
     if out.is_file():
         metadata = read_metadata(out)
         if not bundle_mismatch(metadata, dataset) and trained_on(metadata, dataset):
@@ -380,25 +321,16 @@ def clip_batches(clips, labels, indices, batch_size, *, training=False, mirror=F
 
 
 # notebooks/04_convlstm.ipynb
-def fit_model(
-    model,
-    train_data,
-    validation_data,
-    *,
-    epochs,
-    patience,
-    learning_rate,
-    halve_lr_after=None,
-    checkpoint=None,
-    callbacks=(),
-    progress=True,
-):
+def fit_model(model, train_data, validation_data, *, epochs, patience, learning_rate, halve_lr_after=None,
+              checkpoint=None, callbacks=(), progress=True):  # fmt: skip
     """The course's recipe: Adam on the cross-entropy; early stopping on the validation loss, the best epoch's
     weights restored and, with checkpoint (a .keras path), saved there as training goes; the learning rate halved
-    after halve_lr_after epochs without progress (None: never); a progress bar of the epochs. Returns Keras' History."""
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    after halve_lr_after epochs without progress (None: never); a progress bar of the epochs. Returns Keras' History.
+    Many parameters because each is one knob of the recipe, which the notebooks and the command line set by name."""
+    with model.distribute_strategy.scope():  # the strategy the model was built in: Adam's variables live there too
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
     watch = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
         EpochClock(),  # the seconds of each epoch, in the history: notebook 06 compares them

@@ -559,7 +559,7 @@ class H264Writer:
             "-movflags", "+faststart", "-f", "mp4", str(self.tmp),
         ]  # fmt: skip
         # A session of its own: a terminal's Ctrl-C (SIGINT to the whole process group) reaches Python alone, which
-        # then decides whether the video is kept (``har.live``: yes) or deleted, instead of FFmpeg dying mid-file.
+        # then decides whether the video is kept (``har.tools.live``: yes) or deleted, instead of FFmpeg dying mid-file.
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=self._log, start_new_session=True)
         self._size = (height, width, 3)
         self.frames = 0

@@ -1,4 +1,4 @@
-"""The sliding window over a whole video, shared by ``har.predict`` (files) and ``har.live`` (webcams).
+"""The sliding window over a whole video, shared by ``har.predict`` (files) and ``har.tools.live`` (webcams).
 
 Each frame goes through the model's per-frame layers once; a window gathers the codes of its frames, never reaching
 back across a shot cut (``ShotCuts``), and what a frame shows is the mean of the last windows (``Smoothing``).
@@ -144,6 +144,14 @@ class SlidingWindow:
         self._tail = buffer[-(self._span - 1) :] if self._span > 1 else buffer[:0]
         self.seen += len(chunk)
         return shown
+
+    def label(self, chunks: Iterable[list[np.ndarray]]) -> Iterator[tuple[int, np.ndarray, np.ndarray | None, bool]]:
+        """(index, frame, probabilities shown, whether a window ended there) of every frame of ``chunks``, in order;
+        a chunk's frames come once the whole chunk has gone through ``add``."""
+        for chunk in chunks:
+            first = self.seen
+            for i, (frame, (shown, ended)) in enumerate(zip(chunk, self.add(chunk), strict=True)):
+                yield first + i, frame, shown, ended
 
 
 @dataclass

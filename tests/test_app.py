@@ -1,4 +1,4 @@
-"""The try-it app (har/app.py): a real Gradio server on 127.0.0.1 driven by headless Chromium through Selenium.
+"""The try-it app (har/tools/app.py): a real Gradio server on 127.0.0.1 driven by headless Chromium through Selenium.
 
 The browser test needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and skips
 without them. Gradio's analytics are off: the test machine has no internet.
@@ -47,14 +47,14 @@ def test_app_with_a_missing_model_fails_in_one_line(tmp_path):
 
 
 def test_importing_the_app_module_loads_neither_gradio_nor_tensorflow():
-    code = "import sys, har.app; print(sorted({'gradio', 'tensorflow'} & set(sys.modules)))"
+    code = "import sys, har.tools.app; print(sorted({'gradio', 'tensorflow'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
 
 def test_without_gradio_the_app_fails_in_one_line(monkeypatch):
-    from har import app
+    from har.tools import app
 
     monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` raises ImportError
     with pytest.raises(HarError, match=r"^the app needs gradio: pip install gradio$"):
@@ -67,14 +67,14 @@ def test_without_gradio_the_app_fails_in_one_line(monkeypatch):
      ("0", "is not an http(s) URL")],
 )  # fmt: skip
 def test_the_app_takes_an_upload_or_an_http_url_only(tmp_path, url, message):
-    from har.app import label_video
+    from har.tools.app import label_video
 
     with pytest.raises(HarError, match=re.escape(message)):
         label_video(None, None, url, tmp_path)  # no server file nor webcam is read, no model is needed
 
 
 def test_a_url_that_does_not_download_is_one_line(tmp_path):
-    from har.app import label_video
+    from har.tools.app import label_video
 
     with pytest.raises(HarError) as caught:
         label_video(None, None, f"http://127.0.0.1:{_free_port()}/clip.mp4", tmp_path)  # nothing listens there
@@ -106,8 +106,8 @@ def app_url(tmp_path, monkeypatch):
     """The app on a free port of 127.0.0.1, serving a tiny untrained LRCN bundle; closed at the end."""
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
     monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))  # uploads and outputs: not in /tmp/gradio
-    from har.app import launch
     from har.models import lrcn
+    from har.tools.app import launch
 
     bundle = save_bundle(lrcn(4, T, (64, 64)), tmp_path / "tiny.keras", bundle_metadata(CLASSES, T, (64, 64)))
     blocks = launch(bundle, server_port=_free_port(), prevent_thread_lock=True)

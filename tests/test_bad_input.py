@@ -381,7 +381,7 @@ def test_sigterm_leaves_no_temporary_file(tmp_path, demo_root, bundle, stage):
         patch += "predict.H264Writer.write = write\n"
         video = write_index_clip(tmp_path / "v.avi", 40)
         args = ["predict", str(bundle), str(video), "--out", str(tmp_path / "labelled.mp4")]
-    code = f"import os, signal, sys\n{patch}from har.cli import main\nsys.exit(main({args!r}))\n"
+    code = f"import os, signal, sys\n{patch}from har.tools.cli import main\nsys.exit(main({args!r}))\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 130 and "interrupted" in result.stderr, result.stderr
     assert len(error_lines(result.stderr)) == 1, result.stderr

@@ -189,7 +189,7 @@ def test_cli_help(command):
 
 def test_data_commands_do_not_import_tensorflow(tmp_path, demo_root):
     code = (
-        "import sys; from har.cli import main; "
+        "import sys; from har.tools.cli import main; "
         f"main(['build-dataset', {str(demo_root)!r}, '--out', {str(tmp_path / 'c.npz')!r}, '--workers', '1']); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'"
     )

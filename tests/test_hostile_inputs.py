@@ -144,7 +144,7 @@ def test_a_closed_terminal_leaves_no_temporary_file(tmp_path, demo_root, small_b
         patch += "predict.H264Writer.write = write\n"
         args = ["predict", str(small_bundle), str(write_index_clip(tmp_path / "v.avi", 40)), "--out",
                 str(tmp_path / "labelled.mp4")]  # fmt: skip
-    code = f"import os, signal, sys\n{patch}from har.cli import main\nsys.exit(main({args!r}))\n"
+    code = f"import os, signal, sys\n{patch}from har.tools.cli import main\nsys.exit(main({args!r}))\n"
     done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 130 and "interrupted" in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == (["v.avi"] if stage == "video" else [])

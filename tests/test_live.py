@@ -1,4 +1,4 @@
-"""Live labelling (har.live): same numbers as predict_on_video, the ``live`` command, browser recordings."""
+"""Live labelling (har.tools.live): same numbers as predict_on_video, the ``live`` command, browser recordings."""
 
 import base64
 import subprocess
@@ -13,8 +13,8 @@ from conftest import JOINED_CUTS, PLUMBING_CLASSES, PLUMBING_T, error_lines, run
 
 from har.demo import _group_look, render_clip, write_video
 from har.errors import HarError, VideoError
-from har.live import LiveFrame, label_stream, record_in_browser, run_live, save_recording, show_live
 from har.predict import Predictor, predict_on_video
+from har.tools.live import LiveFrame, label_stream, record_in_browser, run_live, save_recording, show_live
 from har.video import count_decodable_frames, iter_frames
 
 CLASSES, T = PLUMBING_CLASSES, PLUMBING_T
@@ -126,15 +126,15 @@ def test_stream_windows_stay_inside_their_shot_as_predict_on_video_does(predicto
 
 @pytest.mark.parametrize("cuts", [True, False])
 def test_run_live_prints_the_label_changes_of_predict_on_video(monkeypatch, predictors, joined_video, cuts, capsys):
-    import har.live
+    import har.tools.live
 
     plain = predictors["lrcn"]
     predictor = Predictor(plain.model, {**plain.metadata, "frame_step": 2})
     windows = predict_on_video(predictor, joined_video, cuts=cuts, progress=False)
     labels = windows.labels
     expected = [i for i in range(len(labels)) if i == 0 or labels[i] != labels[i - 1]]
-    label, asked = har.live._label, []
-    monkeypatch.setattr(har.live, "_label", lambda *a, **k: (asked.append(k["cuts"]), label(*a, **k))[1])
+    label, asked = har.tools.live._label, []
+    monkeypatch.setattr(har.tools.live, "_label", lambda *a, **k: (asked.append(k["cuts"]), label(*a, **k))[1])
     run = run_live(predictor, joined_video, cuts=cuts)
     assert asked == [cuts]  # the windows of label_stream with the same cuts, tested above
     assert [index for index, _, _ in run.changes] == list(windows.end_frames[expected])

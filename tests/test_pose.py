@@ -129,7 +129,7 @@ def test_pose_train_predict_on_the_command_line(tmp_path):
     run = run_cli("predict", str(bundle), str(video), "--out", str(out))
     assert run.returncode == 0, run.stderr
     assert out.stat().st_size > 0 and error_lines(run.stderr) == []
-    from har.live import label_stream
+    from har.tools.live import label_stream
 
     frames = [person.copy() for _ in range(6)] + [np.full_like(person, 128) for _ in range(2)]
     live = list(label_stream(predictor, iter(frames), batch=3, cuts=False))  # live labelling draws the skeleton

@@ -1,3 +1,6 @@
+import json
+import subprocess
+import sys
 import tracemalloc
 import zipfile
 
@@ -317,3 +320,36 @@ def test_predict_clips_feeds_batches_of_one_shape_and_keeps_every_clip():
     np.testing.assert_array_equal(out[:, 0], [6, 0, 3, 5, 1])
     assert {shape[0] for shape in model.shapes} == {4} and len(model.shapes) == 2
     assert predict_clips(model, frames, np.array([], dtype=int)).shape == (0, 2)
+
+
+MIRRORED_RUN = """
+import json
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from har.models import build_model
+from har.train import clip_batches, fit_model, set_seed
+set_seed(27)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    model = build_model("baseline", 2, 4, (16, 16))
+before = [w.copy() for w in model.get_weights()]
+rng = np.random.default_rng(0)
+clips, labels = rng.integers(0, 256, (8, 4, 16, 16, 3), dtype=np.uint8), np.arange(8) % 2
+history = fit_model(model, clip_batches(clips, labels, np.arange(6), 2, training=True),
+                    clip_batches(clips, labels, np.arange(6, 8), 2), epochs=2, patience=2, learning_rate=1e-2,
+                    progress=False)
+print(json.dumps({"replicas": strategy.num_replicas_in_sync, "loss": history.history["loss"],
+                  "changed": any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))}))
+"""
+
+
+def test_training_is_mirrored_over_two_devices():
+    """MirroredStrategy, as on several GPUs, over two logical CPUs (set before TensorFlow starts: a new Python)."""
+    run = subprocess.run([sys.executable, "-c", MIRRORED_RUN], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["replicas"] == 2
+    assert len(result["loss"]) == 2 and np.isfinite(result["loss"]).all()
+    assert result["changed"]

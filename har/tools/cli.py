@@ -371,7 +371,7 @@ def _app(args: argparse.Namespace) -> None:
     read_metadata(args.model)  # a file that is not a bundle fails here, before Gradio or TensorFlow loads
     _check_address(args.host, args.port)  # before Gradio, which blames the port, once per port it tries
     os.environ.setdefault("MPLBACKEND", "Agg")  # the timeline is drawn in the server's threads, never shown
-    from har.app import launch
+    from har.tools.app import launch
 
     try:
         launch(args.model, share=args.share, server_name=args.host, server_port=args.port)
@@ -385,7 +385,7 @@ def _live(args: argparse.Namespace) -> None:
     read_metadata(args.model)  # a file that is not a bundle fails here, before TensorFlow loads
     if args.out is not None:
         _refuse_overwriting_inputs(args.out, args.model, args.camera, suffix=".mp4")
-    from har.live import run_live
+    from har.tools.live import run_live
 
     run_live(args.model, args.camera, out=args.out, max_frames=args.max_frames, stride=args.stride,
              smooth=args.smooth, cuts=not args.no_cuts)  # fmt: skip

@@ -108,21 +108,17 @@ def _label(
 ) -> Iterator[LiveFrame]:  # fmt: skip
     sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch)
     pose = next((layer for layer in predictor.model.layers if hasattr(layer, "last_keypoints")), None)
-    for chunk in chunks(frames, batch, max_frames):
-        labelled = sliding.add(chunk)  # each frame through the per-frame layers once, as predict_on_video does
-        skeletons = pose.last_keypoints[: len(chunk)] if pose is not None else [None] * len(chunk)  # pose bundles
-        for i, (frame, (shown, classified), skeleton) in enumerate(zip(chunk, labelled, skeletons, strict=True)):
-            if not own_frames:
-                frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
-            if skeleton is not None:
-                draw_skeleton(frame, skeleton)
-            draw_prediction(frame, predictor.classes, shown, sliding.need)  # "unsure (...)" below UNSURE_BELOW
-            index = sliding.seen - len(chunk) + i
-            if shown is None:
-                yield LiveFrame(index, frame, None, None, [], None, False)
-            else:
-                top3 = [(predictor.classes[k], float(shown[k])) for k in np.argsort(shown)[::-1][:3]]
-                yield LiveFrame(index, frame, top3[0][0], top3[0][1], top3, shown, classified)
+    for index, frame, shown, classified in sliding.label(chunks(frames, batch, max_frames)):
+        if not own_frames:
+            frame = np.array(frame, dtype=np.uint8, copy=True)  # never draw on the caller's arrays
+        if pose is not None:  # a pose bundle: the skeleton MoveNet found, from its chunk's frames (`batch` a chunk)
+            draw_skeleton(frame, pose.last_keypoints[index % batch])
+        draw_prediction(frame, predictor.classes, shown, sliding.need)  # "unsure (...)" below UNSURE_BELOW
+        if shown is None:
+            yield LiveFrame(index, frame, None, None, [], None, False)
+        else:
+            top3 = [(predictor.classes[k], float(shown[k])) for k in np.argsort(shown)[::-1][:3]]
+            yield LiveFrame(index, frame, top3[0][0], top3[0][1], top3, shown, classified)
 
 
 def label_stream(
@@ -188,56 +184,55 @@ def run_live(
 ) -> LiveRun:
     """Label a webcam live in a terminal: print a line whenever the label changes; optionally save the video.
 
-    ``camera`` is a webcam index, or a video file that stands in for the camera. With ``out``, every
-    labelled frame is written to an H.264 MP4 at the source's frame rate. ``print_every`` also prints
-    the current label every that many frames when it stays the same (default: only changes). Stops
-    after ``max_frames`` frames, when the source ends, or on Ctrl-C, which ends cleanly and keeps what
-    was written. ``cuts``: windows stay inside their shot (``label_stream``). A camera that cannot be opened
-    raises a one-line ``VideoError``.
+    Many parameters because it is the ``live`` command's one call. ``camera``: a webcam index, or a video file
+    standing in for one. ``out``: an H.264 MP4 of the labelled frames. ``print_every``: also print the label that
+    stays every that many frames. Stops after ``max_frames``, at the source's end, or on Ctrl-C (keeping the video).
     """
     _check_arguments(stride, smooth, batch, max_frames)
     if print_every is not None and print_every < 1:
         raise HarError("print_every must be at least 1")
-    changes: list[tuple[int, str, float]] = []
-    frames = 0
-    interrupted = False
+    run = LiveRun(0, [], None, False, float("nan"))
     with ExitStack() as stack:  # the writer closes first (renamed into place), then the camera
         fps, source_frames, own = _open_source(camera, stack)  # a missing camera fails before TensorFlow loads
         predictor = Predictor.of(model_or_predictor)
         length = predictor.frames_needed(cuts)
         print(f"Labelling {_name(camera)}: a label once {length} frames are in; Ctrl-C stops", flush=True)
-        writer = None
         started = time.perf_counter()
         try:
             for live in _label(predictor, source_frames, stride=stride, smooth=smooth, max_frames=max_frames,
                                batch=batch, own_frames=own, cuts=cuts):  # fmt: skip
-                if out is not None and writer is None:
+                if out is not None and run.output is None:
                     height, width = live.frame.shape[:2]
                     writer = stack.enter_context(H264Writer(out, (width, height), fps, pixel_format="bgr24"))
-                if writer is not None:
+                    run.output = Path(out)
+                if run.output is not None:
                     writer.write(live.frame)
-                frames += 1
-                if live.label is None:
-                    continue
-                changed = not changes or changes[-1][1] != live.label
-                if changed:
-                    changes.append((live.index, live.label, live.confidence))
-                if changed or (print_every is not None and live.index % print_every == 0):
-                    others = ", ".join(f"{name} {p:.0%}" for name, p in live.top3[1:])
-                    print(f"frame {live.index} ({live.index / fps:.1f} s): {live.label} {live.confidence:.0%}"
-                          + (f"  (then {others})" if others else ""), flush=True)  # fmt: skip
+                run.frames += 1
+                _note_label(run, live, fps, print_every)
         except KeyboardInterrupt:
-            interrupted = True
+            run.interrupted = True
             print("stopped (Ctrl-C)", flush=True)
         elapsed = time.perf_counter() - started
-    if frames < length:
-        print(f"only {frames} frames: fewer than the {length} a window needs, so no label")
-    rate = frames / elapsed if elapsed > 0 else float("nan")
-    print(f"{frames} frames, {len(changes)} label change(s), {rate:.0f} frames/s")
-    output = Path(out) if out is not None and writer is not None else None
-    if output is not None:
-        print(f"Labelled video: {output}")
-    return LiveRun(frames, changes, output, interrupted, rate)
+    if run.frames < length:
+        print(f"only {run.frames} frames: fewer than the {length} a window needs, so no label")
+    run.frames_per_second = run.frames / elapsed if elapsed > 0 else float("nan")
+    print(f"{run.frames} frames, {len(run.changes)} label change(s), {run.frames_per_second:.0f} frames/s")
+    if run.output is not None:
+        print(f"Labelled video: {run.output}")
+    return run
+
+
+def _note_label(run: LiveRun, live: LiveFrame, fps: float, print_every: int | None) -> None:
+    """Record a change of label in ``run`` and print it (and, every ``print_every`` frames, the label that stays)."""
+    if live.label is None:
+        return
+    changed = not run.changes or run.changes[-1][1] != live.label
+    if changed:
+        run.changes.append((live.index, live.label, live.confidence))
+    if changed or (print_every is not None and live.index % print_every == 0):
+        others = ", ".join(f"{name} {p:.0%}" for name, p in live.top3[1:])
+        print(f"frame {live.index} ({live.index / fps:.1f} s): {live.label} {live.confidence:.0%}"
+              + (f"  (then {others})" if others else ""), flush=True)  # fmt: skip
 
 
 def show_live(
@@ -400,7 +395,7 @@ def record_in_browser(seconds: float = 5, path: str | os.PathLike | None = None)
         from google.colab import output
     except ImportError:
         raise HarError(
-            "record_in_browser works on Colab only; on your own machine use har.live.show_live(model) in "
+            "record_in_browser works on Colab only; on your own machine use har.tools.live.show_live(model) in "
             "Jupyter, or `python -m har live MODEL` in a terminal"
         ) from None
     print(f"Recording {seconds:g} s from your camera (allow it when the browser asks)...", flush=True)

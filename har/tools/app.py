@@ -1,6 +1,6 @@
 """A small "try-it" web app: upload a video (or paste a URL) and see the actions a model bundle finds in it.
 
-``python -m har app MODEL`` (or ``har.app.launch(MODEL)``) starts a Gradio app that shows the labelled video,
+``python -m har app MODEL`` (or ``har.tools.app.launch(MODEL)``) starts a Gradio app that shows the labelled video,
 the label timeline and the top-3 actions of the whole video. The model loads once; every run writes into a
 temporary folder that is emptied as the app goes. Bad input shows as a one-line error in the page, never a
 traceback. Gradio is not a core dependency: it is imported when an app is built, and a missing install fails in
