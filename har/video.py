@@ -527,8 +527,8 @@ class H264Writer:
     a temporary file beside ``path``, renamed when the writer closes cleanly; on any error the temporary
     file is deleted, so no half-written video is ever left under the final name. When FFmpeg fails (a full
     disk, a folder it may not write), the error is one line: FFmpeg's own last word. ``preset`` is
-    libx264's speed/size trade-off: ``ultrafast`` keeps up with prediction on two cores, at about 2.5x the
-    file size of ``veryfast``.
+    libx264's speed/size trade-off: ``ultrafast`` keeps up with prediction on two cores; slower presets make smaller
+    files.
     """
 
     def __init__(

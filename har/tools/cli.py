@@ -293,14 +293,14 @@ def _evaluate(args: argparse.Namespace) -> None:
         raise HarError(f"{args.model} does not fit {args.cache}: {mismatch}")
     from har.demo import motion_pairs_in
     from har.evaluate import evaluate_model
-    from har.splits import make_split
+    from har.splits import DEFAULT_SEED, make_split
     from har.viz import plot_confusion_matrix, save_figure
 
     model, _ = load_bundle(args.model)
     trained = metadata.get("split") or {}
     if trained.get("kind") and trained_on(metadata, dataset):
         split = make_split(trained["kind"], dataset.labels, dataset.groups, metadata.get("test_size", 0.25),
-                           trained.get("seed", 27))  # fmt: skip
+                           trained.get("seed", DEFAULT_SEED))  # fmt: skip
         indices, where = split.test, f"the {trained['kind']} split's {len(split.test)} test clips"
     else:
         indices, where = None, f"all {len(dataset)} clips (not the cache the model was trained on)"
