@@ -103,7 +103,6 @@ def _positive_whole(value) -> bool:
 
 
 def _metadata_problem(metadata: dict) -> str | None:
-    """What is wrong with bundle metadata, in a few words, or None."""
     classes = metadata.get("classes")
     if not isinstance(classes, list) or len(classes) < 2 or not all(isinstance(c, str) for c in classes):
         return "'classes' must be a list of at least 2 class names"

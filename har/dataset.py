@@ -1,11 +1,10 @@
 """From a folder of clips (one sub-folder per class) to the dataset cache: one ``.npz`` of uint8 frames.
 
-The cache holds ``frames`` uint8 ``[N, T, H, W, 3]`` (RGB), ``labels`` int ``[N]``, ``groups`` int ``[N]``,
-``classes`` str ``[K]``, ``paths`` str ``[N]`` (relative to the dataset root) and ``frame_counts`` int ``[N]``
-(the frames each clip really has, 0 where unknown); a cache built with ``flow=True`` also holds ``flow`` uint8
-``[N, T, H, W, 2]``, each frame's optical flow for the two-stream model (``har.video.FlowMaker``: 2 bytes a pixel
-where float32 flow would take 8). It loads with
-``numpy.load(path, allow_pickle=False)``. Frames stay uint8: all 50 UCF50 classes at 20x64x64 take
+The cache holds ``frames`` uint8 ``[N, T, H, W, 3]`` (RGB), ``labels`` int ``[N]``, ``groups`` int ``[N]``, ``classes``
+str ``[K]``, ``paths`` str ``[N]`` (relative to the dataset root) and ``frame_counts`` int ``[N]`` (the frames each clip
+really has, 0 where unknown); a cache built with ``flow=True`` also holds ``flow`` uint8 ``[N, T, H, W, 2]``, each
+frame's optical flow for the two-stream model (``har.video.FlowMaker``: 2 bytes a pixel where float32 flow would take
+8). It loads with ``numpy.load(path, allow_pickle=False)``. Frames stay uint8: all 50 UCF50 classes at 20x64x64 take
 about 1.6 GB, where float32 would take four times that. Scaling to [0, 1] is the model's job.
 """
 
@@ -55,11 +54,9 @@ class Dataset:
         return int(self.frames.shape[1])
 
     def frame_steps(self, indices: np.ndarray | None = None) -> np.ndarray:
-        """The time step, in video frames, between the sampled frames of each clip (of ``indices``, or all).
-
-        ``sample_frame_indices`` spreads ``T`` frames over the whole clip, so a clip of ``n`` frames is seen
-        one frame every ``(n - 1) / (T - 1)``. Clips of unknown length (count 0) are left out.
-        """
+        """The time step, in video frames, between the sampled frames of each clip (of ``indices``, or all):
+        ``sample_frame_indices`` spreads ``T`` frames over the whole clip, so a clip of ``n`` frames is seen one frame
+        every ``(n - 1) / (T - 1)``. Clips of unknown length (count 0) are left out."""
         return frame_steps(self.frame_counts, len(self), self.sequence_length, indices)
 
     @property
@@ -76,11 +73,8 @@ class Dataset:
         )
 
     def inputs(self, channels: int = 3):
-        """What a model taking clips of ``channels`` channels is fed: the frames (3), or frames with flow (5).
-
-        With flow, a ``FramesWithFlow`` view that joins the two a batch at a time, so the dataset is never copied.
-        Raises ``DatasetError`` when the model reads flow and the cache has none.
-        """
+        """What a model taking clips of ``channels`` channels is fed: the frames (3), or a ``FramesWithFlow`` view (5);
+        ``DatasetError`` when the cache has no flow."""
         if channels == 3:
             return self.frames
         if channels != FLOW_CHANNELS:
@@ -352,7 +346,6 @@ def decode_clips(clips: Sequence[Clip], length: int, size, *, workers, progress:
 
 
 def _memory() -> int:
-    """This machine's memory in bytes (unbounded where the system does not say)."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -447,11 +440,9 @@ def cache_holds(path: str | os.PathLike, name: str) -> bool:
 
 
 def load_dataset(path: str | os.PathLike) -> Dataset:
-    """Load a dataset cache written by ``build_dataset``; raise ``DatasetError`` (one line) if it is not one.
-
-    Every field is checked against the cache contract (see the module docstring), so that a damaged or
-    foreign file fails here with a reason, not later inside TensorFlow.
-    """
+    """Load a dataset cache written by ``build_dataset``; ``DatasetError`` (one line) if it is not one: every field is
+    checked against the cache contract (see the module docstring), so a damaged or foreign file fails here with a
+    reason, not later inside TensorFlow."""
     required = {"frames", "labels", "groups", "classes", "paths"}
     arrays = read_cache(path, "dataset cache", required, " (build it with `python -m har build-dataset`)")
     return _checked_dataset(Path(path), arrays)

@@ -202,7 +202,6 @@ def _demo_settings(n_classes, groups, clips_per_group, frames, size, fps, seed, 
 
 
 def _write_clips(out_dir: Path, settings: dict, progress: bool) -> int:
-    """Render and write every clip of the demo dataset ``settings`` describe; return how many."""
     from tqdm.auto import tqdm
 
     seed, (width, height), (shortest, longest) = settings["seed"], settings["size"], settings["frames"]

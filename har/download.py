@@ -88,7 +88,6 @@ def _wrong_content(path: Path, claimed: str | None) -> str | None:
 
 
 def _mismatch(path: Path, expected_size: int | None, sha256: str | None = None) -> str | None:
-    """What is wrong with ``path`` when it has another size or SHA-256 checksum than expected, else None."""
     size = path.stat().st_size
     if expected_size is not None and size != expected_size:
         return f"{path} has {size} bytes, not the expected {expected_size}"
@@ -299,9 +298,8 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
 
     The kind of archive comes from the file's content (its magic bytes), not its name. Every entry is checked
     before anything is written: one that would land outside ``dest`` (``../``, absolute paths, links pointing out)
-    refuses the whole archive. Entries unpack into a temporary folder that is moved into place only when complete,
-    so a failure leaves nothing behind. RAR archives need an unpacking tool for compressed entries (the error says
-    which). The archive itself is left as it is.
+    refuses the whole archive; a failure leaves nothing behind (see the module docstring). RAR archives need an
+    unpacking tool for compressed entries (the error says which). The archive itself is left as it is.
     """
     archive, dest = Path(archive), Path(dest)
     kind, tops = _kind_and_tops(archive)
@@ -322,7 +320,6 @@ def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike, *, prog
 
 
 def _unpacked(target: Path, progress: bool) -> bool:
-    """True (and says so) when ``target`` is a folder with something in it: the dataset is unpacked already."""
     if target.is_dir() and any(target.iterdir()):
         _say(f"{target} is already unpacked; nothing to do", progress)
         return True

@@ -65,10 +65,8 @@ class Evaluation:
         )
 
     def pair_accuracy(self, pairs: Sequence[tuple[str, str]]) -> float | None:
-        """Among clips of paired classes predicted as one of the pair, the share predicted right.
-
-        For classes that differ only in motion (Grow/Shrink): 0.5 is chance, what a model blind to time gets.
-        """
+        """Among clips of paired classes predicted as one of the pair, the share predicted right: for classes that
+        differ only in motion (Grow/Shrink), 0.5 is chance, what a model blind to time gets."""
         index = {name: i for i, name in enumerate(self.classes)}
         right = total = 0
         for a, b in pairs:
@@ -128,24 +126,19 @@ class ModelFigures:
 
 
 def _table(rows: list[list[str]]) -> str:
-    """A Markdown table; the first row is its header."""
     lines = ["| " + " | ".join(row) + " |" for row in rows]
     lines.insert(1, "|---" * len(rows[0]) + "|")
     return "\n".join(lines)
 
 
 def _pair_text(evaluation: Evaluation, pairs: Sequence[tuple[str, str]]) -> str:
-    """Motion-pair accuracy as a table cell, "–" when no clip was put in its pair."""
     pair = evaluation.pair_accuracy(pairs)
     return f"{pair:.1%}" if pair is not None else "–"
 
 
 def approaches_table(figures: dict[str, ModelFigures], pairs: Sequence[tuple[str, str]] = ()) -> str:
-    """A Markdown table of the approaches side by side: parameters, s/epoch, clips/s, accuracy, motion-pair.
-
-    A model with a ``note`` shows the note instead of its accuracies (a model whose figures would mislead,
-    such as a pretrained backbone built without its pretrained weights).
-    """
+    """A Markdown table of the approaches side by side: parameters, s/epoch, clips/s, accuracy, motion-pair; a model
+    with a ``note`` (figures that would mislead) shows the note instead of its accuracies."""
     rows = [["approach", "model", "parameters", "s / training epoch", "clips/s predicted", "test accuracy"]]
     rows[0] += ["motion-pair accuracy"] if pairs else []
     for name, f in figures.items():
@@ -191,10 +184,8 @@ def best_model(validation: dict[str, Evaluation]) -> str:
 
 
 def mistakes_table(results: dict[str, Evaluation]) -> str:
-    """A Markdown table: per model, how many clips it gets wrong, and of those how many each other model gets right.
-
-    All results must be on the same clips, in the same order.
-    """
+    """A Markdown table: per model, how many clips it gets wrong, and of those how many each other model gets right
+    (all results on the same clips, in the same order)."""
     names = list(results)
     truth = next(iter(results.values())).y_true if names else np.array([])
     if any(not np.array_equal(r.y_true, truth) for r in results.values()):

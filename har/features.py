@@ -77,10 +77,8 @@ class FeatureDataset:
 
     def inputs(self, channels: int | None = None) -> Float32View:
         """What the head is fed: the features, as float32 a batch at a time (``channels``: the model's feature size).
-
         float16 halves the cache; the model gets float32, since oneDNN logs an error line for float16 inputs on CPUs
-        without AVX-512.
-        """
+        without AVX-512."""
         if channels is not None and channels != self.features.shape[-1]:
             raise DatasetError(f"a model reading {channels} features a frame; this cache has {self.features.shape[-1]}")
         return Float32View(self.features)
@@ -151,10 +149,9 @@ def extract_features(
 ) -> FeatureReport:
     """Run every clip's ``sequence_length`` frames, ``image_size`` square, through a frozen backbone; keep the features.
 
-    Many parameters because it is the notebooks' one call for the cache: the clips, the backbone, the workers. The
-    frames are sampled and decoded as ``har.dataset.build_dataset`` does them and the backbone (``frame_backbone``)
-    runs here, one clip at a time (``cache_per_frame``). A backbone with random weights (``weights=None``: offline, the
-    tests) is never reused, since a new one has other weights; a weights file counts by its content.
+    Many parameters because it is the notebooks' one call for the cache: the clips, the backbone, the workers. Runs
+    ``frame_backbone`` through ``cache_per_frame``. A cache made with random weights (``weights=None``: offline, the
+    tests) is never reused, since a new backbone has other weights; a weights file counts by its content.
     """
     if sequence_length < 1 or image_size < 32:
         raise DatasetError(f"sequence length must be positive and the backbone's frames at least 32 pixels wide "
@@ -175,9 +172,8 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
     ``settings["image_size"]``, decoded on ``workers`` processes as ``har.dataset.build_dataset`` samples them, and
     ``run(frames)`` kept (``[T, D]`` numbers a clip), where ``load()`` gives ``(model, run, more settings)``.
 
-    Memory holds one clip's frames at a time, never the dataset's. Unreadable clips are skipped with their reason, and
-    classes left without a clip dropped. With ``out`` the cache is written atomically, and reused (when ``reuse``) if
-    it holds the same clips and settings. Returns a ``FeatureReport`` whose ``backbone`` is the model.
+    Memory holds one clip's frames at a time, never the dataset's. Skips clips, drops classes, writes and reuses
+    ``out`` (only when ``reuse``) as ``build_dataset`` does. Returns a ``FeatureReport`` (``backbone``: the model).
     """
     clips, _stray = discover_clips(root, classes)
     settings = {**settings, "classes": class_names(clips, classes)}
@@ -257,8 +253,7 @@ def backbone_digest(model) -> str:
 def assemble(backbone, head, *, backbone_name: str | None = None):
     """``har.models.pretrained`` at the backbone's size, with ``backbone``'s weights (the frame model that made the
     features, ``FeatureReport.backbone``) and the trained ``head``'s: a clip model that predicts on videos.
-    ``backbone_name``: its ``keras.applications`` class, by default read from the frame model's name.
-    """
+    ``backbone_name``: its ``keras.applications`` class, by default read from the frame model's name."""
     from har.backend import keras
     from har.models import pretrained
 
@@ -283,9 +278,8 @@ def copy_head_weights(head, layers) -> None:
 
 def save_assembled(model, path: str | os.PathLike, dataset: FeatureDataset, fit_indices, history: dict) -> Path:
     """Save ``assemble``'s model as a bundle, as ``har.train.train_model`` saves its own (``save_cache_bundle``), with
-    the backbone's weights. ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s
-    features: a head trained on one backbone's features reads another's as noise.
-    """
+    the backbone's weights. ``DatasetError`` when the model's backbone is not the one that made ``dataset``'s features:
+    a head trained on one backbone's features reads another's as noise."""
     made_by = dataset.settings.get("backbone_digest")
     if made_by is not None and backbone_digest(model.get_layer("backbone").layer) != made_by:
         raise DatasetError("this model's backbone has other weights than the one that made the feature cache's "

@@ -149,11 +149,9 @@ def imagenet_classifier(weights="imagenet", image_size: int = 224) -> keras.Mode
 
 
 def top_labels(probabilities, k: int = 5, labels_file=None) -> list[list[tuple[str, float]]]:
-    """The ``k`` likeliest ImageNet classes of each row of ``probabilities`` ``[n, 1000]``, as (name, probability).
-
-    Names come from ``labels_file`` (one a line, after a first line ``background``, as offline folders hold them)
-    or, without one, from Keras's class index (a download).
-    """
+    """The ``k`` likeliest ImageNet classes of each row of ``probabilities`` ``[n, 1000]``, as (name, probability),
+    named by ``labels_file`` (one a line after a first line ``background``, as offline folders hold them) or, without
+    one, by Keras's class index (a download)."""
     probabilities = np.asarray(probabilities)
     if labels_file is not None:
         names = Path(labels_file).read_text().splitlines()[1:]
@@ -167,9 +165,8 @@ PRETRAINED_HEADS = ("average", "lstm")
 
 
 def pretrained_head(num_classes: int, x, head: str = "average"):
-    """The pretrained model's head on per-frame features ``x`` ``[batch, T, D]``, then dropout 0.3 and a softmax:
-    ``"average"`` averages the frames' features (what the frames show, not their order), ``"lstm"`` reads them in
-    order with an LSTM of 64 units."""
+    """The pretrained model's head (``PRETRAINED_HEADS``) on per-frame features ``x`` ``[batch, T, D]``, then dropout
+    0.3 and a softmax; an ``"average"`` head sees what the frames show, not their order."""
     if head not in PRETRAINED_HEADS:
         raise HarError(f"unknown head {head!r} (choose from {', '.join(PRETRAINED_HEADS)})")
     x = layers.GlobalAveragePooling1D(name="average")(x) if head == "average" else layers.LSTM(64, name="lstm")(x)
@@ -182,8 +179,7 @@ def pretrained(
     weights: str | None = "imagenet", backbone: str = DEFAULT_BACKBONE, fine_tune_layers: int = 0,
     head: str = "average",
 ) -> keras.Model:  # fmt: skip
-    """An ImageNet CNN from ``keras.applications`` on every frame (frozen), then ``pretrained_head``: the step up
-    from LRCN.
+    """An ImageNet CNN (``keras.applications``) on each frame, frozen, then ``pretrained_head``: the step up from LRCN.
 
     ``weights="imagenet"`` downloads the backbone's weights (do that on Colab); ``weights=None`` builds it untrained,
     as tests and offline runs do. ``fine_tune_layers`` unfreezes that many of the backbone's last layers (fine-tune

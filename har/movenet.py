@@ -113,8 +113,7 @@ class MoveNet:
 
 
 def normalise(keypoints: np.ndarray) -> np.ndarray:
-    """MoveNet's keypoints ``[..., 17, 3]`` (y, x, score) -> ``[..., 52]``: x and y centred on the sure keypoints
-    and scaled by their spread, the scores, and the person flag; zeros and flag 0 where no person is found."""
+    """MoveNet's keypoints ``[..., 17, 3]`` (y, x, score) -> ``[..., 52]``, as the module docstring describes."""
     keypoints = np.asarray(keypoints, np.float32)
     y, x, score = keypoints[..., 0], keypoints[..., 1], keypoints[..., 2]
     sure = score > CONFIDENT

@@ -42,12 +42,8 @@ def extract_keypoints(
     workers: int | None = None,
     progress: bool = True,
 ):
-    """Every clip's ``sequence_length`` frames through MoveNet, normalised (``normalise``): the keypoint cache.
-
-    Built as the feature cache is (``har.features.cache_per_frame``: bad clips skipped with their reason, ``out``
-    written atomically and reused when it holds the same clips, settings and MoveNet file). Returns a
-    ``har.features.FeatureReport`` whose ``backbone`` is the ``MoveNet``.
-    """
+    """Every clip's ``sequence_length`` frames through MoveNet, normalised (``normalise``): the keypoint cache, built,
+    reused (same clips, settings and MoveNet file) and returned as ``har.features.cache_per_frame`` does."""
     if sequence_length < 1:
         raise DatasetError(f"sequence length must be positive (got {sequence_length})")
     path = movenet_file(weights, Path(out).parent if out is not None else "models")

@@ -79,9 +79,9 @@ class Predictor:
     def window_indices(self, ends: np.ndarray, shot_starts: np.ndarray | None = None) -> np.ndarray:
         """Frame indices ``[len(ends), T]`` of the windows ending at frames ``ends``, oldest first.
 
-        ``T`` frames ``frame_step`` apart. With ``shot_starts`` (the first frame of each end's shot,
-        ``har.window.ShotCuts``), a window that would reach back across its shot's cut takes its ``T`` frames
-        spread over the shot so far instead, as training spread them over a clip: it never mixes two scenes.
+        ``frame_step`` apart; with ``shot_starts`` (each end's shot's first frame, ``har.window.ShotCuts``), a window
+        that would reach back across its shot's cut spreads its ``T`` frames over the shot so far, as training spread
+        them over a clip: it never mixes two scenes.
         """
         ends = np.asarray(ends, dtype=np.int64)
         back = self.frame_step * np.arange(self.sequence_length - 1, -1, -1)
@@ -156,10 +156,8 @@ def split_per_frame(model, sequence_length: int, image_size: tuple[int, int]):
 
 
 def draw_label(frame: np.ndarray, text: str, colour=(255, 255, 255)) -> np.ndarray:
-    """Draw ``text`` on a dark band at the top-left of a frame (in place) and return it.
-
-    ``colour`` is in the frame's channel order (RGB or OpenCV's BGR; white and greys are both).
-    """
+    """Draw ``text`` on a dark band at the top-left of a frame, in place; ``colour`` is in the frame's channel order
+    (RGB or OpenCV's BGR; white and greys are both)."""
     height = frame.shape[0]
     scale = max(0.4, height / 480)
     thickness = max(1, round(scale * 2))
@@ -186,9 +184,8 @@ def draw_prediction(
     frame: np.ndarray, classes: list[str], probabilities: np.ndarray | None, sequence_length: int,
     unsure_below: float = UNSURE_BELOW, true_class: str | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """Draw what a labelled frame shows (in place): the window's label and confidence, "unsure", or, before the
-    first window is full (``probabilities`` None), that it is collecting frames; grey unless sure. With
-    ``true_class`` (a video whose actions are known), the truth beside it."""
+    """Draw what a labelled frame shows, in place: the window's label and confidence, "unsure", or, before the first
+    window is full (``probabilities`` None), that it is collecting frames (grey unless sure); ``true_class`` after."""
     if probabilities is None:
         text, colour = f"collecting {sequence_length} frames...", (200, 200, 200)
     else:
@@ -261,7 +258,6 @@ def predict_on_video(
 
 
 def _span_text(predictor: Predictor) -> str:
-    """How long a window is, in words: "20 frames" or "96 frames: 20, one every 5"."""
     if predictor.frame_step == 1:
         return f"{predictor.sequence_length} frames"
     return f"{predictor.window_frames} frames: {predictor.sequence_length}, one every {predictor.frame_step}"
@@ -305,11 +301,9 @@ class JoinedClips:
 def join_clips(
     paths: list[str | os.PathLike], classes: list[str], out: str | os.PathLike, *, fps: float = 25.0
 ) -> JoinedClips:
-    """Write clips one after another into one H.264 video (each frame resized to the first clip's size).
-
-    The test for a sliding window: its true class changes at every clip boundary, which the returned
-    ``JoinedClips`` records (as the frames really decoded). Written atomically, like every video here.
-    """
+    """Write clips one after another into one H.264 video, atomically (each frame resized to the first clip's size):
+    the test for a sliding window, whose true class changes at every clip boundary, which the returned
+    ``JoinedClips`` records (as the frames really decoded)."""
     if not paths or len(paths) != len(classes):
         raise ArgumentError(f"join_clips needs clips and one class for each (got {len(paths)} clips, "
                             f"{len(classes)} classes)")  # fmt: skip
@@ -362,11 +356,9 @@ def predict_single_action(
     unsure_below: float = UNSURE_BELOW,
     verbose: bool = True,
 ) -> ClipPrediction:
-    """Sample ``sequence_length`` frames evenly from the whole video (the training sampler) and classify them.
-
-    From a webcam, the first ``webcam_frames`` frames stand for the whole video. Below ``unsure_below`` the
-    result says "unsure" and lists the top ``top_k`` (``ClipPrediction.unsure``).
-    """
+    """Sample ``sequence_length`` frames evenly from the whole video (the training sampler) and classify them; from a
+    webcam, the first ``webcam_frames`` frames stand for the whole video. The top ``top_k`` are listed, "unsure"
+    below ``unsure_below`` (``ClipPrediction``)."""
     predictor = Predictor.of(predictor)
     length, size = predictor.sequence_length, predictor.image_size
     if isinstance(source, int):
@@ -391,10 +383,9 @@ def predict_single_action(
 def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float = 30.0, max_mb: float = 2.0):
     """Show an MP4 inline in Jupyter or Colab, embedded so it survives in the saved notebook, and small.
 
-    A video of at most ``max_mb`` MB and ``max_seconds`` seconds is embedded as it is. A longer or bigger
-    one is shown as a preview: its first ``max_seconds`` seconds, at most ``width`` pixels wide, written
-    beside it as ``<name>.preview.mp4``, with a line saying where the whole video is. So a notebook that
-    labels a 10-minute video stays a few MB on disk.
+    A video over ``max_mb`` MB or ``max_seconds`` seconds is shown as a preview: its first ``max_seconds`` seconds,
+    at most ``width`` pixels wide, written beside it as ``<name>.preview.mp4``, with a line saying where the whole
+    video is. So a notebook that labels a 10-minute video stays a few MB on disk.
     """
     import html
     import subprocess
@@ -428,14 +419,11 @@ def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float 
 
 
 def evaluate_on_cache(path: str | os.PathLike, cache: str | os.PathLike, dataset, *indices: np.ndarray):
-    """Test a bundle whose head trained on a feature or keypoint cache (``pretrained``, ``pose``) on the clips
-    ``indices`` of ``dataset`` (one set or several: the test clips, the validation clips), through that cache: the
-    bundle's head reads the cached features of the same clips (what its per-frame part computed once), so the test
-    needs no 224 x 224 frames.
+    """Test a bundle whose head trained on a feature or keypoint cache (``pretrained``, ``pose``) on each set of
+    clips ``indices`` of ``dataset`` (test, validation): its head reads the cache, so it needs no 224 x 224 frames.
 
-    Returns (model, metadata, a list of one ``har.evaluate.Evaluation`` per set of ``indices``), or None when the
-    bundle or the cache is missing, the cache is not the one the head trained on, or it lacks one of the clips
-    (skipped when it was made).
+    Returns (model, metadata, one ``har.evaluate.Evaluation`` per set of ``indices``), or None when the bundle or
+    the cache is missing, the cache is not the one the head trained on, or it lacks a clip (skipped when made).
     """
     from har.evaluate import Evaluation
     from har.features import load_features

@@ -47,10 +47,9 @@ def group_split(
 ) -> Split:
     """A split in which no group is on both sides and every class is on both sides, about ``test_size`` tested.
 
-    Uses scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / test_size)`` folds (fewer when a class has
-    fewer groups: a small dataset of your own gets a larger test share) and takes the first fold that leaves every
-    class on both sides (trying the next seeds when none does). Raises ``DatasetError`` naming the class (from
-    ``classes``, the class names) when its clips are all in one group.
+    The first of ``round(1 / test_size)`` ``StratifiedGroupKFold`` folds (fewer when a class has fewer groups: a small
+    dataset of your own gets a larger test share) that leaves every class on both sides, trying the next seeds when
+    none does. ``DatasetError`` names a class (from ``classes``) whose clips are all in one group.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 

@@ -153,14 +153,13 @@ def train_model(
     augment: bool = False, upside_down: bool = False, seed: int = DEFAULT_SEED, out: str | os.PathLike | None = None,
     metadata: dict | None = None, callbacks: list | None = None, verbose: int | str = "auto",
 ) -> TrainResult:  # fmt: skip
-    """Notebook 04's recipe on ``dataset``: ``clip_batches`` of the clips ``fit_indices`` (mirrored with ``augment``,
-    turned upside down with ``upside_down``; never a feature cache's vectors, which have no left and right) and
-    ``val_indices``, then ``fit_model``.
+    """Notebook 04's recipe on ``dataset``: ``clip_batches`` of the clips ``fit_indices`` (flipped as ``augment`` and
+    ``upside_down`` ask, but never a feature cache's vectors) and ``val_indices``, then ``fit_model``.
 
     Many parameters because they are the command line's training options, which the notebooks pass by name too.
-    With ``out`` (a ``.keras`` path), a checkpoint of the best model and a CSV log go to ``<out stem>_logs/`` and the
-    final model is saved at ``out`` as a bundle carrying the dataset's classes and sizes plus ``metadata``.
-    ``callbacks`` are extra Keras callbacks. Bad arguments raise ``HarError`` before any training starts.
+    With ``out`` (a ``.keras`` path), a checkpoint of the best model and a CSV log go to ``log_files(out)``, and the
+    final model is saved at ``out`` as a bundle (``training_metadata`` plus ``metadata``). Bad arguments raise
+    ``HarError`` before any training starts.
     """
     check_training_arguments(dataset, fit_indices, val_indices, epochs=epochs, batch_size=batch_size,
                              patience=patience, learning_rate=learning_rate, out=out)  # fmt: skip

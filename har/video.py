@@ -17,8 +17,6 @@ FFmpeg. Against crashes nobody knows of yet, ``har.workers`` decodes in worker p
 
 Optical flow (for the two-stream model) is computed in the same pass, from the frame before each sampled one
 (``FlowMaker``), and travels with the frames as two more uint8 channels: RGB + flow x, y (``FLOW_CHANNELS``).
-
-``H264Writer`` writes videos browsers play (H.264 MP4) through FFmpeg, atomically.
 """
 
 from __future__ import annotations
@@ -58,11 +56,8 @@ class VideoInfo:
 
 
 def sample_frame_indices(n_frames: int, sequence_length: int) -> np.ndarray:
-    """Return ``sequence_length`` evenly spaced frame indices in ``[0, n_frames)``, first and last included.
-
-    When ``n_frames < sequence_length`` indices repeat (each frame is held for about
-    ``sequence_length / n_frames`` steps, like slow motion).
-    """
+    """Return ``sequence_length`` evenly spaced frame indices in ``[0, n_frames)``, first and last included; with
+    fewer frames than that, indices repeat (each frame held about ``sequence_length / n_frames`` steps)."""
     if n_frames < 1:
         raise ArgumentError(f"n_frames must be at least 1, got {n_frames}")
     if sequence_length < 1:
@@ -74,10 +69,7 @@ BACKENDS = ("auto", "opencv", "ffmpeg")
 
 
 def is_bottom_up_raw_avi(path: str | os.PathLike) -> bool:
-    """True for an uncompressed AVI whose frames are stored bottom-up (a positive height in its header).
-
-    Such files abort OpenCV 4.13-5.0 inside its decoder; FFmpeg reads them. Reads only the file's header.
-    """
+    """True for an uncompressed AVI stored bottom-up (a positive height in its header; see the module docstring)."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(1 << 16)
@@ -182,8 +174,6 @@ def _sane_fps(fps: float) -> float:
 
 
 class _Reader:
-    """What both decoders share: ``with`` closes the reader, and iterating yields every decodable BGR frame."""
-
     def __enter__(self):
         return self
 
@@ -199,8 +189,6 @@ class _Reader:
 
 
 class _OpenCVReader(_Reader):
-    """Frames of a file or webcam through OpenCV: ``grab`` decodes, ``retrieve`` converts to BGR."""
-
     def __init__(self, source: VideoSource):
         self._capture = open_video(source)
         capture = self._capture
@@ -223,8 +211,6 @@ class _OpenCVReader(_Reader):
 
 
 class _FFmpegReader(_Reader):
-    """Frames of a file through FFmpeg's own program, in a process of its own, as BGR over a pipe."""
-
     def __init__(self, source: VideoSource):
         import imageio_ffmpeg
 
@@ -346,10 +332,7 @@ class FlowMaker:
 
 
 def flow_pairs(wanted: np.ndarray) -> np.ndarray:
-    """The frames ``[n, 2]`` whose flow goes with each of the frames ``wanted``: the one before it, and it.
-
-    Frame 0 has none before it: its flow is the motion from frame 0 to frame 1.
-    """
+    """The frames ``[n, 2]`` whose flow goes with each frame of ``wanted``: the one before it and it (0 and 1 for 0)."""
     wanted = np.asarray(wanted, dtype=np.int64)
     before = np.where(wanted > 0, wanted - 1, 0)
     return np.stack([before, np.where(wanted > 0, wanted, 1)], axis=1)
@@ -392,13 +375,8 @@ def _decode_pass(
     backend: str = "auto",
     flow: bool = False,
 ) -> tuple[np.ndarray | None, np.ndarray | None, int]:
-    """Decode the whole clip once, in order, converting only the frames at ``wanted`` (sorted, may repeat).
-
-    Without ``wanted``, ``sequence_length`` picks the frames from the container's reported count (when it
-    reports one). Returns the kept frames (None when nothing was wanted), the indices asked for, and how
-    many frames really decoded. With ``flow`` the frames get their optical flow as two channels more
-    (``FlowMaker``): the frames of each ``flow_pairs`` pair are kept in grey on the way.
-    """
+    """Decode the clip once, converting only the frames at ``wanted`` (sorted, may repeat; without it,
+    ``sequence_length`` picks them from the reported count, if any): (frames or None, wanted, frames decoded)."""
     with open_reader(source, backend) as reader:
         if wanted is None and sequence_length is not None:
             reported = reader.info.frame_count
@@ -446,14 +424,10 @@ def extract_frames(
 ) -> np.ndarray | tuple[np.ndarray, int]:
     """Return ``sequence_length`` evenly spaced RGB frames of a clip, resized, as uint8 ``[T, H, W, 3]``.
 
-    The frames are spaced evenly across the frames that really decode, whatever the container claims.
-    A clip that decodes fewer than ``sequence_length`` frames raises ``ClipTooShortError``, unless
-    ``allow_short`` is true: then frames repeat evenly (see ``sample_frame_indices``).
-    A missing, empty, corrupt or non-video file raises ``VideoError``. ``backend`` picks the decoder
-    (``"auto"``: OpenCV, or FFmpeg for the files OpenCV cannot read safely; see the module docstring).
-    ``with_count`` returns ``(frames, decoded)``: also how many frames the clip really has, which sets the
-    time step between the sampled frames that a sliding window must match. ``flow`` adds each frame's optical
-    flow as two more channels, ``[T, H, W, 5]`` (``FlowMaker``; for the two-stream model).
+    Spaced across the frames that really decode (the module docstring says why, and what ``backend`` picks). Fewer
+    frames raise ``ClipTooShortError`` unless ``allow_short`` (frames then repeat); an unreadable file, ``VideoError``.
+    ``with_count`` returns ``(frames, decoded)``: the frames the clip really has set the time step between the sampled
+    frames, which a sliding window must match. ``flow`` adds the optical flow: ``[T, H, W, 5]`` (``FlowMaker``).
     """
     image_size = (int(image_size[0]), int(image_size[1]))
     check_clip_shape(sequence_length, image_size, 5 if flow else 3)
@@ -468,7 +442,6 @@ def extract_frames(
         )
     true_wanted = sample_frame_indices(decoded, sequence_length)
     if wanted is None or not np.array_equal(true_wanted, wanted):
-        # The container's frame count was wrong: sample again from the count that really decodes.
         frames, _, decoded_again = _decode_pass(path, image_size, wanted=true_wanted, backend=backend, flow=flow)
         if decoded_again != decoded:
             raise VideoError(f"{path}: decodes a different number of frames on each read")
@@ -495,11 +468,8 @@ def read_first_frame(path: str | os.PathLike) -> np.ndarray:
 
 
 def iter_frame_chunks(path: str | os.PathLike, chunk_size: int = 32, *, backend: str = "auto") -> Iterator:
-    """Yield the video's ``VideoInfo``, then its decoded BGR frames as arrays of up to ``chunk_size`` frames.
-
-    What a decoding worker streams to prediction (``har.workers.FrameStream``): chunks cross the process boundary
-    in one piece each.
-    """
+    """Yield the video's ``VideoInfo``, then its decoded BGR frames as arrays of up to ``chunk_size`` frames: what
+    ``har.workers.FrameStream`` streams, a chunk crossing the process boundary in one piece."""
     with open_reader(path, backend) as reader:
         yield reader.info
         chunk: list[np.ndarray] = []
@@ -521,14 +491,11 @@ def ffmpeg_reason(stderr: str, returncode: int) -> str:
 class H264Writer:
     """Writes frames to a browser-playable H.264 MP4 with FFmpeg (the program imageio-ffmpeg ships), atomically.
 
-    Frames go through a pipe to FFmpeg, fed by a background thread so that the caller decodes and
-    predicts the next frames while FFmpeg encodes these; ``pixel_format`` says how frames are laid out
-    (``"rgb24"``, or ``"bgr24"`` as OpenCV decodes them, which saves a conversion per frame). FFmpeg writes
-    a temporary file beside ``path``, renamed when the writer closes cleanly; on any error the temporary
-    file is deleted, so no half-written video is ever left under the final name. When FFmpeg fails (a full
-    disk, a folder it may not write), the error is one line: FFmpeg's own last word. ``preset`` is
-    libx264's speed/size trade-off: ``ultrafast`` keeps up with prediction on two cores; slower presets make smaller
-    files.
+    A background thread feeds FFmpeg's pipe, so that the caller decodes and predicts the next frames while FFmpeg
+    encodes these; ``pixel_format``: ``"rgb24"``, or ``"bgr24"`` as OpenCV decodes them (a conversion saved per
+    frame). On any error the temporary file beside ``path`` is deleted, so no half-written video is ever left under
+    the final name; FFmpeg's own last word is the error. ``preset``: ``ultrafast`` keeps up with prediction on two
+    cores; slower presets make smaller files.
     """
 
     def __init__(

@@ -38,7 +38,6 @@ def _image_grid(rows: int, columns: int, cell: tuple[float, float], *, frame: bo
 
 
 def _finish(fig, title: str | None = None):
-    """Give the figure its title, if any, lay it out and return it."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -46,7 +45,6 @@ def _finish(fig, title: str | None = None):
 
 
 def _evenly(length: int, count: int) -> np.ndarray:
-    """``count`` indices (at most ``length``), evenly spaced from 0 to ``length - 1``."""
     return np.linspace(0, length - 1, min(count, length)).round().astype(int)
 
 
@@ -74,10 +72,8 @@ def plot_clip_frames(frames: np.ndarray, *, title: str | None = None, columns: i
 
 
 def plot_clip_examples(clips: np.ndarray, captions: list[str], *, title: str | None = None, frames_shown: int = 5):
-    """One row per clip (uint8 ``[N, T, H, W, 3]``): ``frames_shown`` of its frames, evenly spaced, and a caption.
-
-    For looking at what models got right or wrong: a row shows how a clip moves from its first frame to its last.
-    """
+    """One row per clip (uint8 ``[N, T, H, W, 3]``): ``frames_shown`` of its frames, evenly spaced, and a caption;
+    for looking at what models got right or wrong, a row shows how a clip moves from its first frame to its last."""
     clips = np.asarray(clips)
     if len(clips) == 0:
         raise ArgumentError("no clips to show")
@@ -146,11 +142,8 @@ def plot_flow(frames: np.ndarray, flow: np.ndarray, *, title: str | None = None,
 
 
 def plot_split_groups(groups: np.ndarray, splits: dict, labels: np.ndarray | None = None):
-    """For each named split, show which groups sit on the train side, the test side, or both (the leak).
-
-    With ``labels``, a group counts per class (UCF50: group 3 of Swing and of TaiChi are different footage),
-    and each cell of the strip is one class's group, class after class.
-    """
+    """For each named split, show which groups sit on the train side, the test side, or both (the leak); with
+    ``labels``, a group counts per class (as ``har.splits.group_overlap`` counts them), class after class."""
     groups = np.asarray(groups)
     keys = groups if labels is None else np.asarray(labels).astype(np.int64) * (int(groups.max()) + 1) + groups
     unique = np.unique(keys)
@@ -278,9 +271,8 @@ def plot_per_class_f1(results: dict, *, title: str):
 def plot_approaches(figures: dict, *, title: str, pairs=(), chance: float | None = None):
     """The approaches side by side (``{name: har.evaluate.ModelFigures}``): accuracy, and prediction speed.
 
-    Left, test accuracy per model (and motion-pair accuracy beside it when ``pairs`` are given); a model with a
-    ``note`` (its accuracy would mislead) gets no bar, only its note. Right, clips classified per second, on a
-    log scale. ``title`` should say what data it was measured on; ``chance`` draws the accuracy of guessing.
+    ``pairs`` adds motion-pair accuracy; a model with a ``note`` (its accuracy would mislead) gets no bar, only its
+    note. ``title`` should say what data it was measured on; ``chance`` draws the accuracy of guessing.
     """
     if not figures:
         raise ArgumentError("no models to plot")
@@ -590,12 +582,10 @@ def _draw_legend(ax, kinds: list[str], frames: int | None) -> None:
 
 
 def plot_model_diagram(model, *, title: str | None = None):
-    """Draw a Keras model as a flow of layers, top to bottom, with the shape of one clip after each.
+    """Draw a Keras model as a flow of layers, top to bottom, with the shape of one clip (no batch axis) after each.
 
     Made from the model itself (its layers, their settings and output shapes), so it shows the model as it is,
-    edits included. Recurrent layers carry a loop (their memory, passed from one frame to the next); per-frame
-    (``TimeDistributed``) layers are stacks, one copy per frame with the same weights; branches (two streams) are
-    drawn one after the other, bracketed and named. Shapes leave out the batch dimension.
+    edits included. It labels its loops (recurrent memory), stacks (per-frame layers) and brackets (branches).
     """
     input_shape = tuple(model.inputs[0].shape)
     frames = input_shape[1] if len(input_shape) == 5 else None

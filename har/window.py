@@ -28,11 +28,8 @@ CUT_RECENT = 10
 
 
 class ShotCuts:
-    """Finds shot cuts in one video's model frames, fed in order (``CUT_ABOVE``, ``CUT_RATIO``).
-
-    Calling it with the next frames ``[n, H, W, C]`` returns, for each, the index of the first frame of its
-    shot (0 until the first cut). ``cuts`` lists the frames where a new shot started. One per video.
-    """
+    """Finds shot cuts (``CUT_ABOVE``, ``CUT_RATIO``) in one video's model frames, fed in order; ``cuts`` lists the
+    frames where a new shot started. One per video."""
 
     def __init__(self):
         self.cuts: list[int] = []
@@ -42,7 +39,8 @@ class ShotCuts:
         self._shot = 0
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        """The first frame of the shot of each of the next ``frames`` (RGB first; flow channels are ignored)."""
+        """The first frame of the shot of each of the next ``frames`` ``[n, H, W, C]`` (0 until the first cut; flow
+        channels are ignored)."""
         starts = np.empty(len(frames), np.int64)
         for i, frame in enumerate(frames):
             rgb = np.ascontiguousarray(frame[..., :3])
@@ -101,13 +99,9 @@ def window_text(classes: list[str], probabilities: np.ndarray, unsure_below: flo
 
 
 class SlidingWindow:
-    """Labels a video's frames as they stream in, in chunks: each frame encoded once, a window classified at every
-    ``stride``-th frame once ``predictor.frames_needed(cuts)`` frames are in, ``smooth`` windows averaged.
-
-    ``predictor`` is a ``har.predict.Predictor``. With ``cuts`` a window never reaches back across a shot cut: just
-    after one (and near the video's start) it spreads its frames over the shot so far, as training spread them over
-    a clip, and smoothing starts afresh.
-    """
+    """Labels a video's frames as they stream in, in chunks, as the module docstring says: a window is classified at
+    every ``stride``-th frame once ``predictor.frames_needed(cuts)`` frames are in (``predictor``: a
+    ``har.predict.Predictor``). With ``cuts``, windows stay inside their shot (``Predictor.window_indices``)."""
 
     def __init__(self, predictor, *, stride: int = 1, smooth: int = 1, cuts: bool = True, batch_size: int = 64):
         self.predictor, self.stride, self.batch_size = predictor, stride, batch_size

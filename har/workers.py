@@ -41,10 +41,8 @@ def _worker_environment() -> dict[str, str]:
 
 
 class Worker:
-    """One worker process. ``call`` runs a job in it; ``stream`` runs a generator job, item by item.
-
-    When the process dies during a job, raises ``DecoderCrashError`` and starts a new process for the next job.
-    """
+    """One worker process: ``call`` runs a job in it, ``stream`` a generator job, item by item. When the process dies
+    during a job, raises ``DecoderCrashError`` and starts a new process for the next job."""
 
     def __init__(self):
         self._process: subprocess.Popen | None = None
@@ -65,7 +63,6 @@ class Worker:
         return self._process is not None and self._process.poll() is None
 
     def _end(self, timeout: float) -> int:
-        """Wait up to ``timeout`` seconds for the process to end, else kill it; its exit code."""
         try:
             return self._process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -86,7 +83,6 @@ class Worker:
             raise self._death(what) from None
 
     def _restart(self, timeout: float) -> tuple[int, str]:
-        """End the process (killed after ``timeout`` s) and start a new one; the old one's exit code and stderr."""
         code = self._end(timeout)
         self._stderr.seek(0)
         stderr = self._stderr.read().decode(errors="replace").strip()
@@ -95,7 +91,6 @@ class Worker:
         return code, stderr
 
     def _death(self, what: str) -> DecoderCrashError:
-        """Collect why the worker died, restart it, and return the error to raise."""
         code, stderr = self._restart(timeout=10)
         if code < 0:
             try:
@@ -119,10 +114,8 @@ class Worker:
         return _unwrap(reply)
 
     def stream(self, target: str, *args, what: str = "a video", **kwargs) -> Iterator[Any]:
-        """Run the generator ``target(*args, **kwargs)`` in the worker and yield its items as they come.
-
-        Stopping early (closing this generator) ends the worker process; the next job starts a new one.
-        """
+        """Run the generator ``target(*args, **kwargs)`` in the worker and yield its items as they come; stopping
+        early (closing this generator) ends the worker process, and the next job starts a new one."""
         finished = False
         try:
             self._send((target, args, kwargs), what)
@@ -200,7 +193,6 @@ def _unwrap(reply: tuple) -> Any:
 
 
 def _run_job(worker: Worker, target: str, job: tuple, options: dict, retry_kwargs: dict | None) -> tuple:
-    """``(result, None)`` or ``(None, error)`` of one job; a crashed job is tried once more with ``retry_kwargs``."""
     try:
         try:
             return worker.call(target, *job, **options), None
@@ -223,10 +215,9 @@ def run_in_workers(
 ) -> Iterator[tuple[int, Any, HarError | None]]:
     """Run ``target(*job, **kwargs)`` for every job on ``workers`` processes; yield ``(index, result, error)``.
 
-    Results come in the order they finish. A job whose worker crashes is tried once more with
-    ``retry_kwargs`` (another decoder, say) on a fresh worker; if that crashes too, or without
-    ``retry_kwargs``, its error is a ``DecoderCrashError``. Any other ``HarError`` is returned as the
-    job's error; the other jobs go on either way.
+    Results come in the order they finish. A job whose worker crashes is tried once more with ``retry_kwargs``
+    (another decoder, say) on a fresh worker; if that crashes too, or without ``retry_kwargs``, its error is a
+    ``DecoderCrashError``. Any other ``HarError`` is returned as the job's error; the other jobs go on either way.
     """
     results: queue.Queue = queue.Queue()
     todo: queue.Queue = queue.Queue()
@@ -312,7 +303,6 @@ class FrameStream:
 
 
 def _serve() -> None:
-    """The worker's main loop: read a job, run it, answer; until stdin closes."""
     channel = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the answers
     importlib.import_module("har.video")  # what most jobs need: imported once, before the first job

@@ -181,8 +181,6 @@ def resolve_source(
     return Video(path, path.stem)
 
 
-# --- a video for the lesson, whatever the network does -------------------------------------------------
-
 # A Creative Commons video for when the lesson's own video cannot be fetched: "Polar bears playing" by
 # Nehrams2020, CC BY-SA 3.0, Wikimedia Commons (Special:FilePath redirects to the file itself).
 SAMPLE_VIDEO_URL = "https://commons.wikimedia.org/wiki/Special:FilePath/PolarBearsPlayingSDZooFeb09.ogv"

@@ -25,7 +25,6 @@ KEEP_RUNS_FOR = 3600
 
 
 def _gradio():
-    """Import Gradio, or fail in one line when it is not installed."""
     try:
         import gradio
     except ImportError:
@@ -90,9 +89,7 @@ def _description(model_path: Path, predictor) -> str:
 
 
 def build_app(model_path: str | os.PathLike):
-    """Build (not launch) the app for the model bundle ``model_path``, loaded once here; return its ``gradio.Blocks``.
-
-    Outputs go to a temporary folder that lives as long as the app; old runs are deleted as new ones come."""
+    """Build (not launch) the app for the bundle ``model_path``, loaded once here; return its ``gradio.Blocks``."""
     gr = _gradio()
     from har.bundle import read_metadata
 

@@ -47,8 +47,6 @@ def _range(text: str) -> tuple[int, int]:
 
 
 def _whole(low: int, high: int | None = None):
-    """An argparse type: a whole number of at least ``low`` (and at most ``high``)."""
-
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -95,7 +93,6 @@ def _url(text: str) -> str:
 
 
 def _weights(text: str) -> str | None:
-    """``--weights``: ``imagenet`` (Keras's download), ``none`` (random) or a weights file, checked in one line."""
     if text.lower() in ("imagenet", "none"):
         return text.lower()
     if not Path(text).is_file():
@@ -104,7 +101,6 @@ def _weights(text: str) -> str | None:
 
 
 def _camera(text: str) -> int | Path:
-    """``--camera``: a webcam index such as 0, or a video file that stands in for the camera."""
     return int(text) if text.strip().isdigit() else Path(text)
 
 
@@ -399,14 +395,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_command(sub, name: str, run, help: str, *parents: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add sub-command ``name``, which ``run(args)`` carries out, with the arguments of ``parents`` first."""
     parser = sub.add_parser(name, help=help, parents=parents)
     parser.set_defaults(run=run)
     return parser
 
 
 def _add_data_commands(sub) -> None:
-    """The commands that fetch videos: ``demo-data`` and ``download``."""
     p = _add_command(sub, "demo-data", _demo_data, "generate the demo dataset in UCF50 layout")
     p.add_argument("out_dir", type=Path, help="folder to write <Class>/v_<Class>_gGG_cCC.avi into")
     p.add_argument("--classes", type=_whole(2, 10), default=4, help="number of classes, 2-10 (default 4)")
@@ -430,7 +424,6 @@ def _add_data_commands(sub) -> None:
 
 
 def _add_cache_commands(sub) -> None:
-    """The commands that turn every clip into a .npz cache: ``build-dataset``, ``features`` and ``pose``."""
     from har.features import BACKBONE_SIZE
     from har.weights import DEFAULT_BACKBONE
 
@@ -466,7 +459,6 @@ def _add_cache_commands(sub) -> None:
 
 
 def _add_model_commands(sub) -> None:
-    """The commands that train and test a model: ``train`` and ``evaluate``."""
     from har.splits import DEFAULT_SEED
 
     p = _add_command(sub, "train", _train, "train a model on a dataset or feature cache and save a .keras bundle")
@@ -501,7 +493,6 @@ def _add_model_commands(sub) -> None:
 
 
 def _add_video_commands(sub) -> None:
-    """The commands that run a model on videos: ``predict``, ``app`` and ``live``."""
     bundle = argparse.ArgumentParser(add_help=False)
     bundle.add_argument("model", type=Path, help="model bundle (.keras)")
     window = argparse.ArgumentParser(add_help=False)  # the sliding window's options, which predict and live share

@@ -1,10 +1,7 @@
 """Live labelling from a webcam, with the same fast sliding window as ``har.predict``.
 
-Every frame is encoded **once** as it arrives (the model's per-frame layers, where it has them; see
-``har.predict.Predictor``); the last ``window_frames`` encoded frames stay in a ring buffer, and the
-sequence head classifies that window every ``stride`` frames, never reaching back across a shot cut
-(``har.window.ShotCuts``). So the probabilities are exactly those of
-``har.predict.predict_on_video`` on the same frames, but a frame comes out labelled as soon as it is read.
+The window is ``har.window.SlidingWindow``, so the probabilities are exactly those of ``har.predict.predict_on_video``
+on the same frames, but here a frame comes out labelled as soon as it is read.
 
 Three ways to watch:
 
@@ -74,11 +71,8 @@ def _name(source) -> str:
 
 
 def _open_source(source: VideoSource | Iterable[np.ndarray], stack: ExitStack) -> tuple[float, Iterator, bool]:
-    """(fps, frame iterator, whether the frames are ours to draw on) of a webcam, a file or frames passed in.
-
-    Files are decoded in a worker process (``har.workers.FrameStream``), as ``predict_on_video`` does;
-    everything opened is closed by ``stack``.
-    """
+    """(fps, frame iterator, whether the frames are ours to draw on) of a webcam, a file or frames passed in; what
+    it opens, ``stack`` closes."""
     if isinstance(source, bool):
         raise HarError(f"not a video source: {source!r}")
     if isinstance(source, int):
@@ -133,14 +127,10 @@ def label_stream(
 ) -> Iterator[LiveFrame]:
     """Label every frame of a webcam (an index such as 0), a video file, or an iterable of BGR frames, live.
 
-    Yields a ``LiveFrame`` per frame, as soon as the frame is read: each frame is encoded once (in
-    batches of ``batch`` frames: 1 labels each frame at once, more is faster but lags by that many
-    frames), a window of ``sequence_length`` encoded frames ``frame_step`` apart is classified every ``stride``
-    frames, and ``smooth`` averages the last windows' probabilities: the same numbers as
-    ``har.predict.predict_on_video`` with the same ``stride``, ``smooth`` and ``cuts`` (a window never reaches
-    back across a shot cut, and the first comes once ``sequence_length`` frames are in; without cuts, once a
-    whole span is). The label and confidence are drawn on the frame ("collecting N frames..." until the first
-    window); frames passed in as arrays are copied first. Stops after ``max_frames`` frames, or when the source ends.
+    Yields a ``LiveFrame`` per frame as soon as it is read, in batches of ``batch`` frames (1 labels each frame at
+    once; more is faster but lags by that many frames), with the numbers ``har.predict.predict_on_video`` gives for
+    the same ``stride``, ``smooth`` and ``cuts``. The label is drawn on the frame; frames passed in as arrays are
+    copied first. Stops after ``max_frames`` frames, or when the source ends.
     """
     _check_arguments(stride, smooth, batch, max_frames)
     predictor = Predictor.of(predictor)
@@ -223,7 +213,6 @@ def run_live(
 
 
 def _note_label(run: LiveRun, live: LiveFrame, fps: float, print_every: int | None) -> None:
-    """Record a change of label in ``run`` and print it (and, every ``print_every`` frames, the label that stays)."""
     if live.label is None:
         return
     changed = not run.changes or run.changes[-1][1] != live.label
@@ -246,13 +235,12 @@ def show_live(
     quality: int = 80,
     cuts: bool = True,
 ) -> str | None:
-    """Label a webcam live in a local Jupyter notebook: an image widget shows the labelled frames in place.
+    """Label a webcam live in a local Jupyter notebook: an ``ipywidgets.Image`` shows the labelled frames in place.
 
-    The frames are JPEG-encoded (at most ``width`` pixels wide, JPEG ``quality``) into an
-    ``ipywidgets.Image`` updated in place, with the label and the next two below it. Stops after
-    ``max_frames`` frames (None: until the kernel is interrupted, which stops cleanly) and returns the
-    last label (None when no window was full). ``camera`` may be a video file standing in for the camera.
-    On Colab the camera is the browser's, not the machine's: use ``record_in_browser`` there.
+    Frames are JPEG-encoded at most ``width`` pixels wide, at JPEG ``quality``, the label and the next two below.
+    Stops after ``max_frames`` frames (None: until the kernel is interrupted, which stops cleanly); returns the last
+    label (None when no window was full). ``camera`` may be a video file standing in for the camera. On Colab the
+    camera is the browser's, not the machine's: use ``record_in_browser`` there.
     """
     import ipywidgets as widgets
     from IPython.display import display
@@ -288,9 +276,8 @@ def show_live(
 
 # --- Colab: the browser records, Python labels -------------------------------------------------------
 
-#: JavaScript run in the Colab output frame: an async function expression taking milliseconds. It asks for
-#: the camera (getUserMedia), shows a preview, records that long with MediaRecorder and resolves to the
-#: recording as a base64 data URL (``data:video/webm;...;base64,...``).
+#: JavaScript for Colab's output frame: an async function of milliseconds that asks for the camera, shows a preview,
+#: records that long and resolves to the recording as a base64 data URL (``data:video/webm;...;base64,...``).
 RECORD_JS = """
 (async (milliseconds) => {
   const stream = await navigator.mediaDevices.getUserMedia({video: true, audio: false});
@@ -360,9 +347,8 @@ def _parse_data_url(data_url) -> tuple[str, bytes]:
 def save_recording(data_url: str, path: str | os.PathLike) -> Path:
     """Decode a browser recording (a base64 ``data:video/...`` URL) into the video file ``path``, atomically.
 
-    The bytes go to a temporary file beside ``path``, which must decode to at least one frame before it is
-    renamed into place; a data URL that is not video/*, damaged base64 or a recording that does not decode
-    raises a one-line ``HarError`` and leaves no file.
+    It must decode to at least one frame before it takes ``path``; a data URL that is not video/*, damaged base64 or
+    a recording that does not decode raises a one-line ``HarError`` and leaves no file.
     """
     from har.files import atomic_write
     from har.video import count_decodable_frames
@@ -383,11 +369,9 @@ def save_recording(data_url: str, path: str | os.PathLike) -> Path:
 def record_in_browser(seconds: float = 5, path: str | os.PathLike | None = None) -> Path:
     """On Colab: record ``seconds`` seconds from your browser's camera and save the video; return its path.
 
-    Colab's Python runs on a server, far from your camera, so the browser records (``RECORD_JS``, run
-    with ``google.colab.output.eval_js``; allow the camera when asked) and sends the recording back as a
-    data URL, saved by ``save_recording`` to ``path`` (default ``data/videos/browser.webm``, or ``.mp4``
-    when the browser records MP4). Label it with ``har.predict.predict_on_video``. Outside Colab, raises a
-    one-line ``HarError``: use ``show_live`` in Jupyter or ``python -m har live MODEL`` there.
+    The browser records (``RECORD_JS``; allow the camera when asked) and ``save_recording`` saves it to ``path``
+    (default ``data/videos/browser.webm``, or ``.mp4`` when the browser records MP4): label it with
+    ``har.predict.predict_on_video``. Outside Colab, raises a one-line ``HarError``.
     """
     if not seconds > 0:
         raise HarError(f"seconds must be above 0, got {seconds}")
