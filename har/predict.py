@@ -20,18 +20,17 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from har.bundle import load_bundle
-from har.errors import ArgumentError, ClipTooShortError, HarError, VideoError
-from har.files import atomic_write
+from har.errors import ArgumentError, ClipTooShortError, HarError
 from har.video import (
     FLOW_CHANNELS,
     H264Writer,
     ModelFrames,
     VideoSource,
-    ffmpeg_reason,
     iter_frames,
     sample_frame_indices,
     video_info,
 )
+from har.viz import show_video  # noqa: F401  (notebooks import it from here)
 from har.window import UNSURE_BELOW, SlidingWindow, WindowPredictions, chunks, window_text
 from har.workers import FrameStream, extract_frames_isolated
 
@@ -375,47 +374,6 @@ def predict_single_action(
     if verbose:
         print(result)
     return result
-
-
-# --- notebooks ------------------------------------------------------------------------------------
-
-
-def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float = 30.0, max_mb: float = 2.0):
-    """Show an MP4 inline in Jupyter or Colab, embedded so it survives in the saved notebook, and small.
-
-    A video over ``max_mb`` MB or ``max_seconds`` seconds is shown as a preview: its first ``max_seconds`` seconds,
-    at most ``width`` pixels wide, written beside it as ``<name>.preview.mp4``, with a line saying where the whole
-    video is. So a notebook that labels a 10-minute video stays a few MB on disk.
-    """
-    import html
-    import subprocess
-
-    import imageio_ffmpeg
-    from IPython.display import HTML, Video
-
-    path = Path(path)
-    if not path.is_file():
-        raise VideoError(f"{path}: no such video to show")
-    info = video_info(path)
-    seconds = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else float("inf")
-    if path.stat().st_size <= max_mb * 1e6 and seconds <= max_seconds:
-        return Video(str(path), embed=True, width=width, html_attributes="controls loop muted")
-    preview = path.with_name(f"{path.stem}.preview.mp4")
-    with atomic_write(preview, suffix=".mp4") as tmp:
-        command = [
-            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path), "-t", f"{max_seconds:g}",
-            "-an", "-vf", f"scale='min({width},iw)':-2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "30",
-            "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(tmp),
-        ]  # fmt: skip
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise VideoError(f"cannot make a preview of {path}: {ffmpeg_reason(done.stderr, done.returncode)}")
-    whole = f"{seconds / 60:.1f} min" if seconds != float("inf") else "long"
-    where = html.escape(str(path))
-    note = f"<p>Preview: the first {max_seconds:g} s of a {whole} video; the whole video is <code>{where}</code>.</p>"
-    return HTML(
-        note + Video(str(preview), embed=True, width=width, html_attributes="controls loop muted")._repr_html_()
-    )
 
 
 def evaluate_on_cache(path: str | os.PathLike, cache: str | os.PathLike, dataset, *indices: np.ndarray):

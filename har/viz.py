@@ -1,7 +1,8 @@
 """Plots the notebooks show: first frames with labels, sampled frames of a clip, a batch of clips as a 5-D
 tensor, a model's architecture, splits, curves, timelines.
 
-Every function returns the matplotlib ``Figure`` (shown inline by Jupyter) so scripts can save it.
+Every plot returns the matplotlib ``Figure`` (shown inline by Jupyter) so scripts can save it; ``show_video``
+embeds a video in the notebook.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon
 from matplotlib.transforms import Affine2D
 
 from har.dataset import discover_clips
-from har.errors import ArgumentError
+from har.errors import ArgumentError, VideoError
 from har.files import atomic_write
-from har.pose import BONES, CONFIDENT
+from har.movenet import BONES, CONFIDENT
 from har.splits import group_overlap
-from har.video import FLOW_UNITS, read_first_frame
+from har.video import FLOW_UNITS, ffmpeg_reason, read_first_frame, video_info
 
 
 def _image_grid(rows: int, columns: int, cell: tuple[float, float], *, frame: bool = True):
@@ -609,6 +610,44 @@ def plot_model_diagram(model, *, title: str | None = None):
     ax.axis("off")
     ax.set_title(title or f"{model.name}: what flows where", fontsize=12)
     return _finish(fig)
+
+
+def show_video(path: str | os.PathLike, width: int = 480, *, max_seconds: float = 30.0, max_mb: float = 2.0):
+    """Show an MP4 inline in Jupyter or Colab, embedded so it survives in the saved notebook, and small.
+
+    A video over ``max_mb`` MB or ``max_seconds`` seconds is shown as a preview: its first ``max_seconds`` seconds,
+    at most ``width`` pixels wide, written beside it as ``<name>.preview.mp4``, with a line saying where the whole
+    video is. So a notebook that labels a 10-minute video stays a few MB on disk.
+    """
+    import html
+    import subprocess
+
+    import imageio_ffmpeg
+    from IPython.display import HTML, Video
+
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such video to show")
+    info = video_info(path)
+    seconds = info.frame_count / info.fps if info.fps > 0 and info.frame_count > 0 else float("inf")
+    if path.stat().st_size <= max_mb * 1e6 and seconds <= max_seconds:
+        return Video(str(path), embed=True, width=width, html_attributes="controls loop muted")
+    preview = path.with_name(f"{path.stem}.preview.mp4")
+    with atomic_write(preview, suffix=".mp4") as tmp:
+        command = [
+            imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(path), "-t", f"{max_seconds:g}",
+            "-an", "-vf", f"scale='min({width},iw)':-2", "-c:v", "libx264", "-preset", "veryfast", "-crf", "30",
+            "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", str(tmp),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise VideoError(f"cannot make a preview of {path}: {ffmpeg_reason(done.stderr, done.returncode)}")
+    whole = f"{seconds / 60:.1f} min" if seconds != float("inf") else "long"
+    where = html.escape(str(path))
+    note = f"<p>Preview: the first {max_seconds:g} s of a {whole} video; the whole video is <code>{where}</code>.</p>"
+    return HTML(
+        note + Video(str(preview), embed=True, width=width, html_attributes="controls loop muted")._repr_html_()
+    )
 
 
 def save_figure(fig, path: str | os.PathLike) -> Path:
