@@ -360,14 +360,16 @@ def _compact(array: np.ndarray, kept: np.ndarray) -> np.ndarray:
     return array[: len(kept)]
 
 
-def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str], skipped: list):
+def labelled(root, clips: Sequence[Clip], kept: np.ndarray, class_names: list[str], skipped: Sequence = ()):
     """Labels, groups, classes and the classes left out, of the ``clips`` at ``kept`` (those that could be read).
 
     A class without a single usable clip would be a label no model can learn: it is left out (and listed). No clip
     read (``skipped`` says why), or fewer than two classes left, raise ``DatasetError``.
     """
     if not len(kept):
-        raise DatasetError(f"{root}: none of the {len(clips)} clips could be read ({skipped[0][1]}, ...)")
+        raise DatasetError(
+            f"{root}: none of the {len(clips)} clips could be read" + (f" ({skipped[0][1]}, ...)" if skipped else "")
+        )
     present = {clips[i].class_name for i in kept}
     dropped = [name for name in class_names if name not in present]
     class_names = [name for name in class_names if name in present]

@@ -87,14 +87,15 @@ def _wrong_content(path: Path, claimed: str | None) -> str | None:
     return None if kind == claimed else description
 
 
-def _mismatch(path: Path, expected_size: int | None, sha256: str | None = None) -> str | None:
-    size = path.stat().st_size
+def _mismatch(path: Path, expected_size: int | None, sha256: str | None = None, name=None) -> str | None:
+    """What is wrong with ``path``'s size or checksum, said of ``name`` (the file asked for; default ``path``)."""
+    size, name = path.stat().st_size, name or path
     if expected_size is not None and size != expected_size:
-        return f"{path} has {size} bytes, not the expected {expected_size}"
+        return f"{name} has {size} bytes, not the expected {expected_size}"
     if sha256 is not None:
         with path.open("rb") as handle:
             if hashlib.file_digest(handle, "sha256").hexdigest() != sha256.lower():
-                return f"{path}: SHA-256 checksum does not match"
+                return f"{name}: SHA-256 checksum does not match"
     return None
 
 
@@ -235,7 +236,7 @@ def download_file(
     if what := _wrong_content(part, claimed):
         problem = f"{url}: got {what}, not a {claimed} archive: the server may need a login or the URL is wrong"
     else:
-        problem = _mismatch(part, total if expected_size is None else expected_size, sha256)
+        problem = _mismatch(part, total if expected_size is None else expected_size, sha256, dest)
     if problem:
         part.unlink()
         raise DownloadError(f"{problem} (the download was deleted)")

@@ -191,7 +191,9 @@ def cache_per_frame(root, out, settings: dict, load, *, classes=None, workers=No
                                           desc=desc):  # fmt: skip
         if reason is None:
             frames, counts[i] = result
-            features[i] = np.asarray(run(frames), np.float16)
+            features[i] = np.asarray(run(frames), np.float32).astype(
+                np.float16
+            )  # via float32, as always: rounding differs
         else:
             reasons[i] = reason
     skipped = [(clips[i].relative, reasons[i]) for i in sorted(reasons)]

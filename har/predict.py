@@ -30,8 +30,15 @@ from har.video import (
     sample_frame_indices,
     video_info,
 )
-from har.viz import show_video  # noqa: F401  (notebooks import it from here)
-from har.window import UNSURE_BELOW, SlidingWindow, WindowPredictions, chunks, window_text
+from har.window import (  # noqa: F401  (Smoothing, is_window_end: importable from here, as they were)
+    UNSURE_BELOW,
+    SlidingWindow,
+    Smoothing,
+    WindowPredictions,
+    chunks,
+    is_window_end,
+    window_text,
+)
 from har.workers import FrameStream, extract_frames_isolated
 
 
@@ -248,7 +255,7 @@ def predict_on_video(
         if sliding.seen < sliding.need:
             needs = f"the {sliding.need} a window needs" if cuts else f"a window spans ({_span_text(predictor)})"
             raise ClipTooShortError(f"{_name(source)}: only {sliding.seen} frames decode, fewer than {needs}")
-    seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - started  # the frames' time, before the video is closed
     speed = {"seconds": seconds, "frames_per_second": sliding.seen / seconds if seconds else float("nan")}
     probabilities = np.array(probabilities, dtype=np.float32).reshape(-1, len(predictor.classes))
     return WindowPredictions(predictor.classes, info.fps, sliding.seen, np.array(ends, dtype=np.int64), probabilities,
@@ -405,3 +412,13 @@ def evaluate_on_cache(path: str | os.PathLike, cache: str | os.PathLike, dataset
     evaluations = [Evaluation(list(dataset.classes), dataset.labels[np.asarray(chosen, dtype=int)], part)
                    for chosen, part in zip(indices, np.split(probabilities, ends), strict=True)]  # fmt: skip
     return model, metadata, evaluations
+
+
+def __getattr__(name: str):
+    """``show_video``, importable from here as it always was, lives with the display code (``har.viz``): imported
+    when asked for, so prediction does not load matplotlib."""
+    if name == "show_video":
+        from har.viz import show_video
+
+        return show_video
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

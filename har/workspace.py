@@ -21,6 +21,7 @@ from har import __version__
 from har.dataset import build_dataset, discover_clips
 from har.demo import DEMO_VIDEO, make_demo_dataset, make_demo_video
 from har.errors import HarError
+from har.files import atomic_write, honour_umask, temporary_beside  # noqa: F401  (importable from here, as they were)
 
 
 def workdir() -> Path:

@@ -130,21 +130,27 @@ def _run_yt_dlp(url: str, options: dict, hint: str, progress: bool) -> tuple[Pat
     from tqdm.auto import tqdm
 
     logger = _QuietLogger()
-    # delay: no bar at all for a download that fails at once
-    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video", disable=not progress, delay=1)
+    bar = None  # made at the first progress report, with the size: no bar for a download that fails at once
 
     def hook(status: dict) -> None:
-        if status.get("status") == "downloading":
-            bar.total = status.get("total_bytes") or status.get("total_bytes_estimate")
-            bar.update(status.get("downloaded_bytes", 0) - bar.n)
+        nonlocal bar
+        if not progress or status.get("status") != "downloading":
+            return
+        if bar is None:
+            total = status.get("total_bytes") or status.get("total_bytes_estimate")
+            bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="Downloading video")
+        bar.update(status.get("downloaded_bytes", 0) - bar.n)
 
     try:
-        with bar, yt_dlp.YoutubeDL({**options, "logger": logger, "progress_hooks": [hook]}) as ydl:
+        with yt_dlp.YoutubeDL({**options, "logger": logger, "progress_hooks": [hook]}) as ydl:
             info = ydl.extract_info(url, download=True)
             return Path(ydl.prepare_filename(info)), str(info.get("title") or "")
     except (yt_dlp.utils.DownloadError, yt_dlp.utils.ExtractorError) as error:
         reason = logger.errors[-1] if logger.errors else str(error)
         raise VideoSourceError(f"could not download {url}: {_short(reason)}; {hint}") from None
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _short(reason: str) -> str:
