@@ -39,7 +39,7 @@ from har.window import (  # noqa: F401  (Smoothing, is_window_end: importable fr
     is_window_end,
     window_text,
 )
-from har.workers import FrameStream, extract_frames_isolated
+from har.workers import extract_frames_isolated, open_frames
 
 
 class Predictor:
@@ -229,11 +229,7 @@ def predict_on_video(
     sliding = SlidingWindow(predictor, stride=stride, smooth=smooth, cuts=cuts, batch_size=batch_size)
     ends, probabilities, bar, writer = [], [], None, None
     with ExitStack() as stack:  # on any error the worker ends and the writer deletes its temporary file
-        if isinstance(source, int):
-            info, frames = video_info(source), iter_frames(source)
-        else:  # decoded in a worker process: a decoder crash becomes an error here, not the end of Python
-            stream = stack.enter_context(FrameStream(source))
-            info, frames = stream.info, iter(stream)
+        info, frames = open_frames(source, stack)
         total = info.frame_count if info.frame_count > 0 else None
         total = total if max_frames is None else min(total or max_frames, max_frames)
         started = time.perf_counter()

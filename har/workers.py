@@ -332,3 +332,15 @@ def _serve() -> None:
 
 if __name__ == "__main__":
     _serve()
+
+
+def open_frames(source, stack: contextlib.ExitStack):
+    """(``VideoInfo``, decoded BGR frames) of a webcam index, read here, or of a video file, decoded in a worker
+    process (``FrameStream``: a decoder crash is an error here, not the end of Python); ``stack`` closes them."""
+    if isinstance(source, int):
+        from har.video import open_reader
+
+        reader = stack.enter_context(open_reader(source))
+        return reader.info, iter(reader)
+    stream = stack.enter_context(FrameStream(source))
+    return stream.info, iter(stream)

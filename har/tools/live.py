@@ -30,8 +30,9 @@ import numpy as np
 
 from har.errors import HarError, VideoError, one_line
 from har.predict import Predictor, draw_prediction, draw_skeleton
-from har.video import H264Writer, VideoSource, open_reader
+from har.video import H264Writer, VideoSource
 from har.window import SlidingWindow, chunks
+from har.workers import open_frames
 
 #: Frame rate of the labelled video when the source does not say (frames passed in as arrays).
 DEFAULT_FPS = 25.0
@@ -75,20 +76,9 @@ def _open_source(source: VideoSource | Iterable[np.ndarray], stack: ExitStack) -
     it opens, ``stack`` closes."""
     if isinstance(source, bool):
         raise HarError(f"not a video source: {source!r}")
-    if isinstance(source, int):
-        try:
-            reader = open_reader(source)
-        except VideoError:
-            raise VideoError(
-                f"webcam {source}: cannot be opened (no camera with that index, or another program is using it)"
-            ) from None
-        stack.callback(reader.release)
-        return reader.info.fps, iter(reader), True
-    if isinstance(source, str | os.PathLike):
-        from har.workers import FrameStream
-
-        stream = stack.enter_context(FrameStream(source))
-        return stream.info.fps, iter(stream), True
+    if isinstance(source, int | str | os.PathLike):
+        info, frames = open_frames(source, stack)
+        return info.fps, frames, True
     try:
         return DEFAULT_FPS, iter(source), False
     except TypeError:
