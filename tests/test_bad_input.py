@@ -46,11 +46,18 @@ def test_ctrl_c_while_a_worker_answers_never_hands_its_answer_to_the_next_job():
     def ctrl_c():  # a real SIGINT to the main thread, which interrupts its read from the worker's pipe
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    with Worker() as worker:
-        threading.Timer(0.5, ctrl_c).start()
-        with pytest.raises(KeyboardInterrupt):
-            worker.call("time:sleep", 2)  # its answer (None) would come after the Ctrl-C
-        assert worker.call("operator:add", 1, 2) == 3
+    # Python keeps SIGINT ignored when started so (a job run in the background: make test under CI), so handle it here
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        with Worker() as worker:
+            threading.Timer(0.5, ctrl_c).start()
+            with pytest.raises(KeyboardInterrupt):
+                worker.call("time:sleep", 2)  # its answer (None) would come after the Ctrl-C
+            assert worker.call("operator:add", 1, 2) == 3
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, handler)
 
 
 def test_build_skips_a_clip_that_kills_its_decoder_and_reads_bottom_up_raw_avi(tmp_path, demo_root):
