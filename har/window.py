@@ -122,19 +122,17 @@ class SlidingWindow:
         codes = self.predictor.encode(model_frames, self.batch_size)
         buffer = codes if self._tail is None else np.concatenate([self._tail, codes])
         first = self.seen - (len(buffer) - len(codes))  # the frame index of buffer[0]
-        ends = np.array(
-            [e for e in range(self.seen, self.seen + len(chunk)) if is_window_end(e, self.need, self.stride)]
-        )
+        ended = [is_window_end(self.seen + i, self.need, self.stride) for i in range(len(chunk))]
+        ends = self.seen + np.flatnonzero(ended)
         if len(ends):
             shot_starts = None if starts is None else starts[ends - self.seen]
             windows = buffer[self.predictor.window_indices(ends, shot_starts) - first]
             probabilities = iter(self.predictor.classify_windows(windows, self.batch_size))
         shown = []
-        for i in range(len(chunk)):
-            ended = bool(len(ends)) and self.seen + i in ends
-            if ended:
+        for i, end in enumerate(ended):
+            if end:
                 self._shown = self._smoothing.add(next(probabilities), None if starts is None else int(starts[i]))
-            shown.append((self._shown, ended))
+            shown.append((self._shown, end))
         self._tail = buffer[-(self._span - 1) :] if self._span > 1 else buffer[:0]
         self.seen += len(chunk)
         return shown
