@@ -13,6 +13,7 @@ import os
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import cv2
@@ -364,7 +365,7 @@ def predict_single_action(
     predictor = Predictor.of(predictor)
     length, size = predictor.sequence_length, predictor.image_size
     if isinstance(source, int):
-        frames = [frame for chunk in chunks(iter_frames(source), webcam_frames, webcam_frames) for frame in chunk]
+        frames = list(islice(iter_frames(source), webcam_frames))
         if len(frames) < length:
             raise ClipTooShortError(f"webcam {source}: only {len(frames)} frames, fewer than {length}")
         clip = predictor.model_frames()(frames)[sample_frame_indices(len(frames), length)]
