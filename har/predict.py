@@ -27,6 +27,7 @@ from har.video import (
     H264Writer,
     ModelFrames,
     VideoSource,
+    chunks,
     iter_frames,
     sample_frame_indices,
     video_info,
@@ -36,7 +37,6 @@ from har.window import (  # noqa: F401  (Smoothing, is_window_end: importable fr
     SlidingWindow,
     Smoothing,
     WindowPredictions,
-    chunks,
     is_window_end,
     window_text,
 )

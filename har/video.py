@@ -25,7 +25,7 @@ import errno
 import os
 import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -467,18 +467,26 @@ def read_first_frame(path: str | os.PathLike) -> np.ndarray:
     raise VideoError(f"{path}: no frame could be decoded (corrupt or not a video?)")
 
 
+def chunks(frames: Iterable[np.ndarray], size: int, limit: int | None = None) -> Iterator[list[np.ndarray]]:
+    """The first ``limit`` frames (all when None) in lists of ``size``; the last list may be shorter."""
+    chunk: list[np.ndarray] = []
+    for i, frame in enumerate(frames):
+        if limit is not None and i >= limit:
+            break
+        chunk.append(frame)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def iter_frame_chunks(path: str | os.PathLike, chunk_size: int = 32, *, backend: str = "auto") -> Iterator:
     """Yield the video's ``VideoInfo``, then its decoded BGR frames as arrays of up to ``chunk_size`` frames: what
     ``har.workers.FrameStream`` streams, a chunk crossing the process boundary in one piece."""
     with open_reader(path, backend) as reader:
         yield reader.info
-        chunk: list[np.ndarray] = []
-        for frame in reader:
-            chunk.append(frame)
-            if len(chunk) == chunk_size:
-                yield np.stack(chunk)
-                chunk = []
-        if chunk:
+        for chunk in chunks(reader, chunk_size):
             yield np.stack(chunk)
 
 

@@ -77,20 +77,6 @@ def is_window_end(index: int, need: int, stride: int) -> bool:
     return index >= need - 1 and (index - need + 1) % stride == 0
 
 
-def chunks(frames: Iterable[np.ndarray], size: int, limit: int | None = None) -> Iterator[list[np.ndarray]]:
-    """The first ``limit`` frames (all when None) in lists of ``size``; the last list may be shorter."""
-    chunk: list[np.ndarray] = []
-    for i, frame in enumerate(frames):
-        if limit is not None and i >= limit:
-            break
-        chunk.append(frame)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def window_text(classes: list[str], probabilities: np.ndarray, unsure_below: float = UNSURE_BELOW) -> str:
     """What the labelled video shows for one window: the top class and its confidence, or "unsure"."""
     top = int(probabilities.argmax())

@@ -30,8 +30,8 @@ import numpy as np
 
 from har.errors import HarError, VideoError, one_line
 from har.predict import Predictor, draw_prediction, draw_skeleton
-from har.video import H264Writer, VideoSource
-from har.window import SlidingWindow, chunks
+from har.video import H264Writer, VideoSource, chunks
+from har.window import SlidingWindow
 from har.workers import open_frames
 
 #: Frame rate of the labelled video when the source does not say (frames passed in as arrays).
